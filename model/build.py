@@ -1,0 +1,97 @@
+"""One training run end to end: validate, split, fit, evaluate, gate, export, write."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from model.artifact import write_artifact
+from model.card import render_model_card
+from model.config import (
+    ARTIFACT_FORMAT_VERSION,
+    CLASS_LABELS,
+    CLASS_NAMES,
+    FEATURES,
+    ONNX_INPUT,
+    ONNX_LABEL_OUTPUT,
+    ONNX_PROBABILITY_OUTPUT,
+    ONNX_PROBABILITY_TOLERANCE,
+    ONNX_TARGET_OPSET,
+    TrainConfig,
+)
+from model.data import load_dataset
+from model.errors import QualityGateError
+from model.evaluate import check_quality_gate, cross_validation, evaluate
+from model.export import check_parity, to_onnx_bytes
+from model.metadata import git_commit, library_versions, model_version, utc_now
+from model.train import fit, split_dataset
+
+
+def train_artifact(data_path: Path, out_dir: Path, config: TrainConfig) -> dict[str, Any]:
+    """Train on `data_path` and write the artifact to `out_dir`; return its metadata.
+
+    Raises DataError, QualityGateError or ExportError before anything is written.
+    """
+    dataset = load_dataset(data_path, min_rows_per_class=config.min_rows_per_class)
+    split = split_dataset(dataset, config)
+    trained = fit(split, config)
+    holdout = evaluate(trained.pipeline, split.x_test, split.y_test)
+    cv = cross_validation(trained.pipeline, split.x_train, split.y_train, config)
+
+    failures = check_quality_gate(holdout, config)
+    if failures:
+        raise QualityGateError("quality gate failed: " + "; ".join(failures))
+
+    onnx_bytes = to_onnx_bytes(trained.pipeline)
+    gap = check_parity(trained.pipeline, onnx_bytes, dataset.features)
+
+    created_at = utc_now()
+    commit = git_commit()
+    metadata: dict[str, Any] = {
+        "format_version": ARTIFACT_FORMAT_VERSION,
+        "model_version": model_version(created_at, commit),
+        "created_at": created_at.isoformat().replace("+00:00", "Z"),
+        "git_commit": commit,
+        "features": list(FEATURES),
+        "classes": [
+            {"value": value, "name": CLASS_NAMES[value], "label": CLASS_LABELS[value]}
+            for value in sorted(CLASS_NAMES)
+        ],
+        "data": {
+            "file": data_path.name,
+            "sha256": dataset.sha256,
+            "rows": dataset.rows,
+            "class_counts": dataset.class_counts(),
+            "duplicates_removed": split.duplicates_removed,
+            "unique_rows": dataset.rows - split.duplicates_removed,
+            "train_rows": len(split.y_train),
+            "test_rows": len(split.y_test),
+            "split": "exact duplicates removed, then stratified holdout",
+        },
+        "hyperparameters": {
+            **trained.best_params,
+            "kernel": "rbf",
+            "calibration": "sigmoid",
+            "search_score_neg_log_loss": trained.search_score,
+            **{key: value for key, value in asdict(config).items() if not key.startswith("min_")},
+        },
+        "quality_gate": {
+            "min_accuracy": config.min_accuracy,
+            "min_roc_auc": config.min_roc_auc,
+        },
+        "metrics": {"holdout": holdout, "cv": cv},
+        "onnx": {
+            "input": ONNX_INPUT,
+            "label_output": ONNX_LABEL_OUTPUT,
+            "probability_output": ONNX_PROBABILITY_OUTPUT,
+            "opset": ONNX_TARGET_OPSET,
+            "parity_rows": dataset.rows,
+            "parity_tolerance": ONNX_PROBABILITY_TOLERANCE,
+            "max_probability_gap": gap,
+        },
+        "versions": library_versions(),
+    }
+    return write_artifact(
+        out_dir, trained.pipeline, onnx_bytes, metadata, render_model_card(metadata)
+    )
