@@ -1,0 +1,64 @@
+"""The app stack, composed: config, resource group, registry + pull identity, image, container
+group, outputs. Everything is read and validated before the first resource is declared."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_azure_native import authorization, resources
+
+from infra import artifact, config, image, naming
+from infra.container import PORT, ApiContainerArgs, ApiContainerGroup
+from infra.registry import PrivateRegistry, RegistryArgs
+from infra.tags import standard_tags
+
+
+def main() -> None:
+    """Declare the app stack's resources and export its outputs."""
+    cfg = config.load()
+    model_version = artifact.read_model_version(cfg.model_dir)
+    client = authorization.get_client_config()
+    tags = standard_tags(cfg.project, cfg.stack, cfg.git_commit)
+
+    group = resources.ResourceGroup(
+        "rg",
+        resource_group_name=naming.resource_group_name(cfg.dns_label),
+        location=cfg.location,
+        tags=tags,
+    )
+    registry = PrivateRegistry(
+        "registry",
+        RegistryArgs(
+            resource_group_name=group.name,
+            location=cfg.location,
+            registry_name=naming.registry_name(cfg.dns_label, client.subscription_id),
+            identity_name=f"id-{cfg.dns_label}",
+            sku=cfg.registry_sku,
+            admin_user_enabled=cfg.registry_auth == "admin",
+            subscription_id=client.subscription_id,
+            tags=tags,
+        ),
+    )
+    built = image.build_and_push(cfg, model_version, registry.login_server, client.tenant_id)
+    app = ApiContainerGroup(
+        "api",
+        ApiContainerArgs(
+            cfg=cfg,
+            resource_group_name=group.name,
+            registry=registry.registry,
+            login_server=registry.login_server,
+            identity_id=registry.identity.id,
+            image=built.repo_digest,
+            tags=tags,
+        ),
+        # The container group pulls with the identity, so its grant must exist first.
+        opts=pulumi.ResourceOptions(depends_on=[registry.acr_pull]),
+    )
+
+    url = pulumi.Output.concat("http://", app.fqdn, f":{PORT}/")
+    pulumi.export("url", url)
+    pulumi.export("docs_url", pulumi.Output.concat(url, "docs"))
+    pulumi.export("fqdn", app.fqdn)
+    pulumi.export("image", built.repo_digest)
+    pulumi.export("registry", registry.login_server)
+    pulumi.export("resource_group", group.name)
+    pulumi.export("model_version", model_version)

@@ -1,0 +1,174 @@
+"""The app stack's configuration: every key, its default, and its validation, in one place.
+
+`load()` reads the stack's Pulumi config; `parse()` turns raw strings into an `AppConfig` or
+raises `ConfigError` naming the key. Both run before any resource is declared. The defaults here
+are the ones documented in Pulumi.yaml (a test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal, NoReturn
+
+import pulumi
+
+from infra import naming
+from infra.errors import ConfigError
+
+RegistryAuth = Literal["identity", "admin"]
+
+# Every key the app program reads, with its default (strings, as Pulumi config values are).
+DEFAULTS: Final[Mapping[str, str]] = {
+    "location": "westeurope",
+    "cpu": "1",
+    "memoryGb": "1.5",
+    "dnsLabelPrefix": "",  # empty: the project name
+    "dnsReuseScope": "TenantReuse",
+    "registrySku": "Basic",
+    "registryAuth": "identity",
+    "imageName": "banknote-api",
+    "workers": "1",
+    "logLevel": "info",
+    "modelDir": "artifacts/model",
+    "baseImage": "",  # empty: the Dockerfile's own default
+    "gitCommit": "",  # empty: $GITHUB_SHA when set, else unknown
+}
+
+# Azure Container Instances limits for a Linux container group in a standard region
+# (learn.microsoft.com "Resource availability & quota limits"): up to 4 vCPU and 16 GB.
+CPU_RANGE: Final = (0.1, 4.0)
+MEMORY_GB_RANGE: Final = (0.1, 16.0)
+WORKERS_RANGE: Final = (1, 16)
+
+# Programmatic region names ("westeurope", "eastus2"), not display names ("West Europe").
+_LOCATION = re.compile(r"^[a-z][a-z0-9]{2,39}$")
+_IMAGE_NAME = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$")
+_GIT_COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
+_REUSE_SCOPES: Final = ("TenantReuse", "SubscriptionReuse", "ResourceGroupReuse", "Unsecure")
+_REGISTRY_SKUS: Final = ("Basic", "Standard", "Premium")
+_LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Validated settings for one app stack."""
+
+    project: str
+    stack: str
+    location: str
+    cpu: float
+    memory_gb: float
+    dns_label: str
+    dns_reuse_scope: str
+    registry_sku: str
+    registry_auth: RegistryAuth
+    image_name: str
+    workers: int
+    log_level: str
+    model_dir: Path
+    base_image: str | None
+    git_commit: str | None
+
+
+def load() -> AppConfig:
+    """Read and validate the current stack's config (`pulumi config`)."""
+    config = pulumi.Config()
+    raw = {key: config.get(key) for key in DEFAULTS}
+    return parse(raw, project=pulumi.get_project(), stack=pulumi.get_stack(), env=os.environ)
+
+
+def parse(
+    raw: Mapping[str, str | None],
+    *,
+    project: str,
+    stack: str,
+    env: Mapping[str, str],
+) -> AppConfig:
+    """Validate raw config strings (missing or empty means the default)."""
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"unknown config key(s): {', '.join(unknown)}")
+
+    def get(key: str) -> str:
+        value = raw.get(key)
+        return DEFAULTS[key] if value is None or value.strip() == "" else value.strip()
+
+    location = get("location")
+    if not _LOCATION.match(location):
+        _fail(
+            "location",
+            location,
+            "use the programmatic region name, lower-case without spaces, e.g. 'westeurope' "
+            "(see `az account list-locations -o table`)",
+        )
+
+    prefix = get("dnsLabelPrefix") if raw.get("dnsLabelPrefix") else project
+    try:
+        dns_label = naming.dns_label(prefix, stack)
+    except ValueError as exc:
+        raise ConfigError(f"config dnsLabelPrefix={prefix!r} is invalid: {exc}") from None
+
+    git_commit = get("gitCommit") or env.get("GITHUB_SHA", "").strip() or None
+    if git_commit is not None and not _GIT_COMMIT.match(git_commit):
+        _fail("gitCommit", git_commit, "expected 7 to 40 lower-case hex digits")
+
+    auth = _choice("registryAuth", get("registryAuth"), ("identity", "admin"))
+    registry_auth: RegistryAuth = "admin" if auth == "admin" else "identity"
+
+    image_name = get("imageName")
+    if not _IMAGE_NAME.match(image_name) or len(image_name) > 128:
+        _fail("imageName", image_name, "expected a lower-case repository name like 'banknote-api'")
+
+    return AppConfig(
+        project=project,
+        stack=stack,
+        location=location,
+        cpu=_decimal("cpu", get("cpu"), CPU_RANGE, "vCPU"),
+        memory_gb=_decimal("memoryGb", get("memoryGb"), MEMORY_GB_RANGE, "GB"),
+        dns_label=dns_label,
+        dns_reuse_scope=_choice("dnsReuseScope", get("dnsReuseScope"), _REUSE_SCOPES),
+        registry_sku=_choice("registrySku", get("registrySku"), _REGISTRY_SKUS),
+        registry_auth=registry_auth,
+        image_name=image_name,
+        workers=_integer("workers", get("workers"), WORKERS_RANGE),
+        log_level=_choice("logLevel", get("logLevel"), _LOG_LEVELS),
+        model_dir=Path(get("modelDir")),
+        base_image=get("baseImage") or None,
+        git_commit=git_commit,
+    )
+
+
+def _fail(key: str, value: str, why: str) -> NoReturn:
+    raise ConfigError(f"config {key}={value!r} is invalid: {why}")
+
+
+def _choice(key: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        _fail(key, value, f"expected one of {', '.join(allowed)}")
+    return value
+
+
+def _decimal(key: str, value: str, bounds: tuple[float, float], unit: str) -> float:
+    """A number within the ACI limits with at most one decimal (ACI's granularity)."""
+    low, high = bounds
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or not low <= number <= high:
+        _fail(key, value, f"Azure Container Instances allows {low:g} to {high:g} {unit}")
+    if round(number, 1) != number:
+        _fail(key, value, "use steps of 0.1")
+    return number
+
+
+def _integer(key: str, value: str, bounds: tuple[int, int]) -> int:
+    low, high = bounds
+    if not value.isdigit() or not low <= int(value) <= high:
+        _fail(key, value, f"expected a whole number from {low} to {high}")
+    return int(value)

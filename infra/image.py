@@ -1,0 +1,72 @@
+"""The service image: built from the repository's Dockerfile and pushed to the registry."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+from pulumi_azure_native import authorization
+
+from infra import acr_token
+from infra.config import AppConfig
+
+# Build context and Dockerfile, relative to the project directory (Pulumi runs the program
+# there): the repository root, where the container engineer's Dockerfile lives.
+CONTEXT = "."
+DOCKERFILE = "Dockerfile"
+PLATFORM = "linux/amd64"  # what Azure Container Instances runs, whatever the build machine is
+
+
+def build_args(cfg: AppConfig, model_version: str) -> dict[str, str]:
+    """Build arguments: revision and model version, and the base image only when configured."""
+    args = {"REVISION": cfg.git_commit or "unknown", "MODEL_VERSION": model_version}
+    if cfg.base_image:
+        args["BASE_IMAGE"] = cfg.base_image
+    return args
+
+
+def push_credentials(login_server: pulumi.Output[str], tenant_id: str) -> docker.RegistryArgs:
+    """Registry credentials from the deployer's Entra ID login, exchanged at deploy time.
+
+    Used whatever `registryAuth` is: pushing is the deployer's business, pulling the container
+    group's. Previews push nothing, so they skip the exchange.
+    """
+    token = authorization.get_client_token_output().token
+
+    def refresh_token(args: list[str]) -> str:
+        server, aad_token = args
+        if pulumi.runtime.is_dry_run():
+            return "preview"
+        return acr_token.exchange(server, tenant_id, aad_token)
+
+    password = pulumi.Output.all(login_server, token).apply(refresh_token)
+    return docker.RegistryArgs(
+        server=login_server,
+        username=acr_token.TOKEN_USER,
+        password=pulumi.Output.secret(password),
+    )
+
+
+def build_and_push(
+    cfg: AppConfig,
+    model_version: str,
+    login_server: pulumi.Output[str],
+    tenant_id: str,
+    opts: pulumi.ResourceOptions | None = None,
+) -> docker.Image:
+    """Build the image for linux/amd64, tag it with the model version, and push it.
+
+    The provider rebuilds only when the build context or arguments change; the container
+    group uses `repo_digest`, so an unchanged image means no new deployment.
+    """
+    return docker.Image(
+        "image",
+        image_name=pulumi.Output.concat(login_server, "/", cfg.image_name, ":", model_version),
+        build=docker.DockerBuildArgs(
+            context=CONTEXT,
+            dockerfile=DOCKERFILE,
+            platform=PLATFORM,
+            args=build_args(cfg, model_version),
+        ),
+        registry=push_credentials(login_server, tenant_id),
+        opts=opts,
+    )
