@@ -13,6 +13,7 @@ from sklearn.metrics import (
     confusion_matrix,
     f1_score,
     log_loss,
+    make_scorer,
     precision_recall_fscore_support,
     precision_score,
     recall_score,
@@ -83,11 +84,13 @@ def cross_validation(
     config: TrainConfig,
 ) -> dict[str, Any]:
     """Stratified k-fold CV of an unfitted copy of `pipeline`: mean and std of each score."""
-    scoring = {
+    scoring: dict[str, Any] = {
         "accuracy": "accuracy",
-        "precision": "precision",
-        "recall": "recall",
-        "f1": "f1",
+        # zero_division=0: a degenerate fold scores 0 instead of warning (tests treat warnings as
+        # errors, and the gate must be able to judge hopeless models such as shuffled labels).
+        "precision": make_scorer(precision_score, zero_division=0),
+        "recall": make_scorer(recall_score, zero_division=0),
+        "f1": make_scorer(f1_score, zero_division=0),
         "roc_auc": "roc_auc",
         "log_loss": "neg_log_loss",
         "brier": "neg_brier_score",
@@ -97,7 +100,7 @@ def cross_validation(
     result: dict[str, Any] = {"folds": config.cv_folds}
     for name, scorer in scoring.items():
         values = scores[f"test_{name}"]
-        if scorer.startswith("neg_"):
+        if isinstance(scorer, str) and scorer.startswith("neg_"):
             values = -values
         result[name] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
     return result

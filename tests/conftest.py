@@ -1,0 +1,26 @@
+"""Fixtures shared by every test package: a real model trained once per test session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from model.build import train_artifact
+from model.config import DATA_PATH, METADATA_FILE, TrainConfig
+
+
+@pytest.fixture(scope="session")
+def artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A freshly trained artifact directory (real data, default config), shared read-only."""
+    out = tmp_path_factory.mktemp("artifact") / "model"
+    train_artifact(DATA_PATH, out, TrainConfig())
+    return out
+
+
+@pytest.fixture(scope="session")
+def artifact_metadata(artifact_dir: Path) -> dict[str, Any]:
+    metadata: dict[str, Any] = json.loads((artifact_dir / METADATA_FILE).read_text())
+    return metadata
