@@ -44,7 +44,8 @@ def test_train_evaluate_predict_on_the_real_data(tmp_path: Path) -> None:
     out = tmp_path / "model"
     trained = run_model("train", "--data", str(DATA_PATH), "--out", str(out))
     assert trained.returncode == 0, trained.stderr
-    assert "accuracy" in trained.stdout and "roc_auc" in trained.stdout
+    assert "accuracy" in trained.stdout
+    assert "roc_auc" in trained.stdout
     version = json.loads((out / "metadata.json").read_text())["model_version"]
     assert version in trained.stdout
 
@@ -119,4 +120,5 @@ def test_predict_with_an_unwritable_output_is_one_line(artifact_dir: Path, tmp_p
         str(blocker / "out.csv"),
     )
     assert result.returncode == 1
-    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ")
+    assert "Traceback" not in result.stderr

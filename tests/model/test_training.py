@@ -58,7 +58,9 @@ def test_gate_fails_on_shuffled_labels(tmp_path) -> None:
     rng.shuffle(labels)
     shuffled = tmp_path / "shuffled.txt"
     shuffled.write_text(
-        "".join(f"{line.rsplit(',', 1)[0]},{label}\n" for line, label in zip(lines, labels))
+        "".join(
+            f"{line.rsplit(',', 1)[0]},{label}\n" for line, label in zip(lines, labels, strict=True)
+        )
     )
     out = tmp_path / "model"
     with pytest.raises(QualityGateError, match=r"quality gate failed: holdout accuracy 0\.\d+"):
