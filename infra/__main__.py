@@ -3,11 +3,12 @@
 import sys
 from pathlib import Path
 
-# Pulumi runs this file by path, which puts only infra/ on sys.path; the program imports the
-# `infra` package, so the repository root must be importable too.
-_ROOT = str(Path(__file__).resolve().parent.parent)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+# Pulumi runs this directory by path, which puts infra/ itself first on sys.path. Swap it for
+# the repository root: the program imports the `infra` package, and infra's module names
+# (config, image, ...) must not shadow anything else.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
 from infra.app import main  # noqa: E402 - needs the path set above
 
