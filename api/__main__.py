@@ -1,0 +1,106 @@
+"""`python -m api`: check the model artifact, then serve with uvicorn.
+
+Every option defaults to its environment variable (HOST, PORT, MODEL_DIR, WORKERS, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.config
+import os
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from api.artifact import ArtifactError
+from api.config import Settings
+from api.logs import logging_config
+
+_log = logging.getLogger("api")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line options; None means "use the environment variable or default"."""
+    parser = argparse.ArgumentParser(
+        prog="python -m api", description="Serve the banknote classifier over HTTP."
+    )
+    parser.add_argument("--host", help="interface to bind (env HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="TCP port (env PORT, default 8000)")
+    parser.add_argument(
+        "--model-dir", help="artifact directory (env MODEL_DIR, default artifacts/model)"
+    )
+    parser.add_argument("--workers", type=int, help="worker processes (env WORKERS, default 1)")
+    parser.add_argument("--log-level", help="log level (env LOG_LEVEL, default info)")
+    return parser.parse_args(argv)
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    """Environment settings with the given command-line options on top."""
+    overrides = {
+        key: value
+        for key, value in {
+            "host": args.host,
+            "port": args.port,
+            "model_dir": args.model_dir,
+            "workers": args.workers,
+            "log_level": args.log_level,
+        }.items()
+        if value is not None
+    }
+    return Settings(**overrides)
+
+
+def _export(settings: Settings) -> None:
+    # uvicorn's workers build the app from the environment (api.main:create_app), so the
+    # command-line options must reach them as environment variables.
+    os.environ["MODEL_DIR"] = str(settings.model_dir)
+    os.environ["LOG_LEVEL"] = settings.log_level
+    threads = str(settings.ort_intra_op_threads)
+    # BLAS/OpenMP pools would otherwise size themselves from the host's CPU count.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, threads)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the service; returns the exit code (1 for a bad artifact or setting)."""
+    args = parse_args(argv)
+    try:
+        settings = load_settings(args)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]).upper() or "settings"
+        print(f"python -m api: invalid setting {where}: {first['msg']}", file=sys.stderr)
+        return 2
+    logging.config.dictConfig(logging_config(settings.log_level))
+    _export(settings)
+
+    # Imported late so the thread variables above are set before numpy/ORT load.
+    import uvicorn
+
+    from api.lifespan import load_predictor
+
+    try:
+        # Fail fast with one clear line instead of a traceback from inside uvicorn.
+        load_predictor(settings.model_dir, settings.ort_intra_op_threads)
+    except ArtifactError as exc:
+        _log.error("cannot serve: %s", exc)
+        return 1
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=logging_config(settings.log_level),
+        log_level=settings.log_level,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

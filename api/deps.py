@@ -1,0 +1,36 @@
+"""Shared request dependencies (Annotated aliases, as the FastAPI docs recommend)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from api.config import Settings
+from api.metrics import Metrics
+from api.predictor import Predictor
+
+
+def loaded_predictor(request: Request) -> Predictor:
+    """The model loaded at start-up; 503 while there is none."""
+    predictor: Predictor | None = request.app.state.predictor
+    if predictor is None:
+        raise HTTPException(503, "The model is not loaded")
+    return predictor
+
+
+def app_metrics(request: Request) -> Metrics:
+    """The app's metrics registry."""
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+def app_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+PredictorDep = Annotated[Predictor, Depends(loaded_predictor)]
+MetricsDep = Annotated[Metrics, Depends(app_metrics)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]

@@ -1,0 +1,47 @@
+"""Load the model once at start-up; refuse to start without a valid one."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from api.artifact import load_artifact
+from api.config import Settings
+from api.metrics import Metrics
+from api.predictor import Predictor
+
+_log = logging.getLogger(__name__)
+
+
+def load_predictor(model_dir: Path, intra_op_threads: int) -> Predictor:
+    """Verify the artifact in `model_dir` and build its predictor (ArtifactError if unusable)."""
+    return Predictor(load_artifact(model_dir), intra_op_threads)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the model before the first request; drop it at shutdown."""
+    settings: Settings = app.state.settings
+    metrics: Metrics = app.state.metrics
+    # An ArtifactError propagates: the server then refuses to start (never half-loaded).
+    predictor = load_predictor(settings.model_dir, settings.ort_intra_op_threads)
+    app.state.predictor = predictor
+    metrics.set_model(predictor.artifact.model_version, predictor.artifact.created_at)
+    _log.info(
+        "model loaded",
+        extra={
+            "fields": {
+                "model_version": predictor.artifact.model_version,
+                "model_dir": str(settings.model_dir),
+                "ort_intra_op_threads": settings.ort_intra_op_threads,
+            }
+        },
+    )
+    try:
+        yield
+    finally:
+        app.state.predictor = None
