@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 # The user name ACR expects together with a refresh token as password.
-TOKEN_USER: Final = "00000000-0000-0000-0000-000000000000"
+TOKEN_USER: Final = "00000000-0000-0000-0000-000000000000"  # noqa: S105 - a user name
 
 PostForm = Callable[[str, Mapping[str, str]], Mapping[str, Any]]
 

@@ -47,11 +47,10 @@ def main() -> None:
             registry=registry.registry,
             login_server=registry.login_server,
             identity_id=registry.identity.id,
+            pull_grant=registry.acr_pull,
             image=built.repo_digest,
             tags=tags,
         ),
-        # The container group pulls with the identity, so its grant must exist first.
-        opts=pulumi.ResourceOptions(depends_on=[registry.acr_pull]),
     )
 
     url = pulumi.Output.concat("http://", app.fqdn, f":{PORT}/")

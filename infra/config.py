@@ -36,7 +36,7 @@ DEFAULTS: Final[Mapping[str, str]] = {
     "logLevel": "info",
     "modelDir": "artifacts/model",
     "baseImage": "",  # empty: the Dockerfile's own default
-    "gitCommit": "",  # empty: $GITHUB_SHA when set, else unknown
+    "gitCommit": "",  # empty: $GITHUB_SHA or $GIT_COMMIT when set, else unknown
 }
 
 # Azure Container Instances limits for a Linux container group in a standard region
@@ -113,7 +113,10 @@ def parse(
     except ValueError as exc:
         raise ConfigError(f"config dnsLabelPrefix={prefix!r} is invalid: {exc}") from None
 
-    git_commit = get("gitCommit") or env.get("GITHUB_SHA", "").strip() or None
+    # CI sets GITHUB_SHA; scripts/stack.sh sets GIT_COMMIT.
+    git_commit = (
+        get("gitCommit") or env.get("GITHUB_SHA", "").strip() or env.get("GIT_COMMIT", "").strip()
+    ) or None
     if git_commit is not None and not _GIT_COMMIT.match(git_commit):
         _fail("gitCommit", git_commit, "expected 7 to 40 lower-case hex digits")
 

@@ -31,6 +31,7 @@ class ApiContainerArgs:
     registry: containerregistry.Registry
     login_server: pulumi.Input[str]
     identity_id: pulumi.Input[str]
+    pull_grant: pulumi.Resource  # the identity's AcrPull assignment
     image: pulumi.Input[str]
     tags: dict[str, str]
 
@@ -102,7 +103,9 @@ class ApiContainerGroup(pulumi.ComponentResource):
                 aci.ContainerArgs(
                     name=CONTAINER_NAME,
                     image=args.image,
-                    ports=[aci.ContainerPortArgs(port=PORT, protocol=aci.ContainerNetworkProtocol.TCP)],
+                    ports=[
+                        aci.ContainerPortArgs(port=PORT, protocol=aci.ContainerNetworkProtocol.TCP)
+                    ],
                     environment_variables=[
                         aci.EnvironmentVariableArgs(name=key, value=value)
                         for key, value in environment(cfg).items()
@@ -135,6 +138,8 @@ class ApiContainerGroup(pulumi.ComponentResource):
             tags=args.tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
+                # The group pulls with the identity, so its grant must exist first.
+                depends_on=[args.pull_grant],
                 # The name is fixed (stable URL), so a replacement must delete first.
                 delete_before_replace=True,
                 hooks=pulumi.ResourceHookBinding(on_error=[retry]),

@@ -1,230 +1,20 @@
-"""Runs the Pulumi programs under Pulumi's unit-test mocks and records what they declare.
-
-No Pulumi CLI, no Azure, no Docker engine: `RecordingMocks` answers for the engine and the
-providers (a registry gets a login server, the image a digest, the container group an FQDN),
-and `run_program` drives one whole program run for one project/stack/config, in-process, with
-the runtime state reset before each run so stacks cannot leak into each other.
-"""
+"""Fixtures for the infra tests: cached whole-program runs under Pulumi's mocks."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import pulumi
 import pytest
-from pulumi.runtime import settings as pulumi_settings
 
-SUBSCRIPTION_ID = "00000000-1111-2222-3333-444444444444"
-TENANT_ID = "99999999-8888-7777-6666-555555555555"
-DEPLOYER_OBJECT_ID = "12121212-3434-5656-7878-909090909090"
-MODEL_VERSION = "20261126T041500Z-3856aec"
-
-# Types the programs declare, as the engine spells them.
-RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
-REGISTRY = "azure-native:containerregistry:Registry"
-IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
-ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
-CONTAINER_GROUP = "azure-native:containerinstance:ContainerGroup"
-IMAGE = "docker:index/image:Image"
-FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
-ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
-STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
-BLOB_CONTAINER = "azure-native:storage:BlobContainer"
-VAULT = "azure-native:keyvault:Vault"
-KEY = "azure-native:keyvault:Key"
-
-ADMIN_USER = "registryadmin"
-ADMIN_PASSWORD = "admin-password-from-azure"  # noqa: S105 - a mock value
-ACR_REFRESH_TOKEN = "acr-refresh-token"  # noqa: S105 - a mock value
+from tests.infra.pulumi_harness import MODEL_VERSION, ProgramRun, run_app, run_program
 
 
-SECRET_SIG = "4dabf18193072939515e22adb298388d"  # how the runtime marks a secret value
-
-
-def is_secret(value: Any) -> bool:
-    """Whether a recorded input value was a Pulumi secret."""
-    return isinstance(value, dict) and SECRET_SIG in value
-
-
-def plain(value: Any) -> Any:
-    """A recorded input value with every secret wrapper removed."""
-    if is_secret(value):
-        return plain(value["value"])
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
-
-
-@dataclass
-class Declared:
-    """One resource the program declared: its type, logical name, inputs and mocked state."""
-
-    type: str
-    name: str
-    id: str
-    inputs: dict[str, Any]
-    state: dict[str, Any]
-
-
-@dataclass
-class ProgramRun:
-    """Everything one program run produced."""
-
-    resources: list[Declared] = field(default_factory=list)
-    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    exports: dict[str, Any] = field(default_factory=dict)
-    secret_exports: set[str] = field(default_factory=set)
-    token_exchanges: list[dict[str, str]] = field(default_factory=list)
-    error: BaseException | None = None
-
-    def of_type(self, typ: str) -> list[Declared]:
-        """Declared resources of one type."""
-        return [r for r in self.resources if r.type == typ]
-
-    def one(self, typ: str) -> Declared:
-        """The single resource of a type (fails if there is not exactly one)."""
-        found = self.of_type(typ)
-        assert len(found) == 1, f"expected exactly one {typ}, got {[r.name for r in found]}"
-        return found[0]
-
-    def custom(self) -> list[Declared]:
-        """Provider resources (not components)."""
-        return [r for r in self.resources if r.type.split(":")[0] in {"azure-native", "docker"}]
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Answers like Azure and Docker would, and records every declaration and invoke."""
-
-    def __init__(self, run: ProgramRun) -> None:
-        self.run = run
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        state = dict(args.inputs)
-        rid = _resource_id(args.typ, args.name, state)
-        if args.typ == REGISTRY:
-            state["loginServer"] = f"{state['registryName']}.azurecr.io"
-        elif args.typ == IDENTITY:
-            digest = hashlib.sha256(args.name.encode()).hexdigest()
-            state["principalId"] = f"{digest[:8]}-0000-4000-8000-{digest[8:20]}"
-            state["clientId"] = f"{digest[20:28]}-0000-4000-8000-{digest[28:40]}"
-            state["tenantId"] = TENANT_ID
-        elif args.typ == CONTAINER_GROUP:
-            ip = dict(state["ipAddress"])
-            ip["fqdn"] = f"{ip['dnsNameLabel']}.h4sh.{state['location']}.azurecontainer.io"
-            state["ipAddress"] = ip
-            # Azure answers with a map of identity id -> details (the input is a list of ids).
-            ids = state["identity"]["userAssignedIdentities"]
-            state["identity"] = {**state["identity"], "userAssignedIdentities": {i: {} for i in ids}}
-        elif args.typ == IMAGE:
-            repository = state["imageName"].rsplit(":", 1)[0]
-            digest = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
-            state["repoDigest"] = f"{repository}@sha256:{digest}"
-        elif args.typ == VAULT:
-            state["properties"] = {
-                **state["properties"],
-                "vaultUri": f"https://{state['vaultName']}.vault.azure.net/",
-            }
-        elif args.typ == RESOURCE_GROUP:
-            state.setdefault("name", state.get("resourceGroupName", args.name))
-        state.setdefault("name", _name_of(args.typ, args.name, state))
-        self.run.resources.append(Declared(args.typ, args.name, rid, dict(args.inputs), state))
-        return rid, state
-
-    def call(
-        self, args: pulumi.runtime.MockCallArgs
-    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        self.run.calls.append((args.token, dict(args.args)))
-        if args.token == "azure-native:authorization:getClientConfig":
-            return {
-                "clientId": "deployer-client-id",
-                "objectId": DEPLOYER_OBJECT_ID,
-                "subscriptionId": SUBSCRIPTION_ID,
-                "tenantId": TENANT_ID,
-            }, []
-        if args.token == "azure-native:authorization:getClientToken":
-            return {"token": "entra-access-token"}, []
-        if args.token == "azure-native:containerregistry:listRegistryCredentials":
-            return {
-                "username": ADMIN_USER,
-                "passwords": [{"name": "password", "value": ADMIN_PASSWORD}],
-            }, []
-        raise AssertionError(f"unexpected invoke {args.token}")
-
-
-def _name_of(typ: str, logical: str, state: dict[str, Any]) -> str:
-    for key in (
-        "registryName",
-        "resourceName",
-        "containerGroupName",
-        "accountName",
-        "containerName",
-        "vaultName",
-        "keyName",
-    ):
-        if key in state and isinstance(state[key], str):
-            return str(state[key])
-    return logical
-
-
-def _resource_id(typ: str, logical: str, state: dict[str, Any]) -> str:
-    if typ == RESOURCE_GROUP:
-        return f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{state['resourceGroupName']}"
-    if typ == KEY:
-        return f"/subscriptions/{SUBSCRIPTION_ID}/vaults/{state['vaultName']}/keys/{state['keyName']}"
-    provider = typ.split(":")[1] if ":" in typ else "component"
-    return f"/subscriptions/{SUBSCRIPTION_ID}/mock/{provider}/{_name_of(typ, logical, state)}"
-
-
-def run_program(
-    main: Callable[[], None], *, project: str, stack: str, config: dict[str, str]
-) -> ProgramRun:
-    """Run one Pulumi program to completion under mocks and return what it declared."""
-    run = ProgramRun()
-    # A fresh root stack resource, settings and config for every run.
-    pulumi_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(RecordingMocks(run), project=project, stack=stack, preview=False)
-    pulumi.runtime.set_all_config({f"{project}:{key}": value for key, value in config.items()})
-
-    @pulumi.runtime.test
-    def program() -> pulumi.Output[Any]:
-        main()
-        root = pulumi_settings.get_root_resource()
-        outputs: dict[str, Any] = dict(getattr(root, "outputs", {}))
-        names = sorted(outputs)
-        values = [pulumi.Output.from_input(outputs[name]) for name in names]
-
-        async def secret_flags() -> list[bool]:
-            return [await value.is_secret() for value in values]
-
-        def record(resolved: list[Any]) -> None:
-            run.exports.update(zip(names, resolved, strict=True))
-
-        flags = pulumi.Output.from_input(secret_flags())
-        flags.apply(
-            lambda fs: run.secret_exports.update(n for n, f in zip(names, fs, strict=True) if f)
-        )
-        return pulumi.Output.all(flags, pulumi.Output.unsecret(pulumi.Output.all(*values))).apply(
-            lambda pair: record(pair[1])
-        )
-
-    try:
-        program()
-    except Exception as exc:  # the test inspects it
-        run.error = exc
-    return run
-
-
-@pytest.fixture
-def model_dir(tmp_path: Path) -> Path:
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A stand-in artifact directory: the app program reads only metadata.json."""
-    directory = tmp_path / "model"
+    directory = tmp_path_factory.mktemp("artifact") / "model"
     directory.mkdir()
     (directory / "metadata.json").write_text(
         json.dumps({"format_version": 1, "model_version": MODEL_VERSION}), encoding="utf-8"
@@ -232,17 +22,40 @@ def model_dir(tmp_path: Path) -> Path:
     return directory
 
 
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, str]]]:
-    """Replace the ACR token exchange's HTTP call; yields the forms it would have posted."""
-    from infra import acr_token
+AppStack = Callable[..., ProgramRun]
 
-    posted: list[dict[str, str]] = []
 
-    def fake_post(url: str, fields: dict[str, str]) -> dict[str, str]:
-        posted.append({"url": url, **fields})
-        return {"refresh_token": ACR_REFRESH_TOKEN}
+@pytest.fixture(scope="session")
+def app_stack(model_dir: Path) -> AppStack:
+    """`app_stack(stack, **config)`: the app program's run for that stack and config (cached)."""
+    cache: dict[tuple[str, tuple[tuple[str, str], ...]], ProgramRun] = {}
 
-    monkeypatch.setattr(acr_token, "_post_form", fake_post)
-    monkeypatch.delenv("GITHUB_SHA", raising=False)
-    yield posted
+    def get(stack: str = "dev", **config: str) -> ProgramRun:
+        key = (stack, tuple(sorted(config.items())))
+        if key not in cache:
+            cache[key] = run_app(stack, {"modelDir": str(model_dir), **config})
+        return cache[key]
+
+    return get
+
+
+BOOTSTRAP_CONFIG = {"githubRepository": "octo-org/banknote-mlops"}
+
+
+@pytest.fixture(scope="session")
+def bootstrap_stack() -> Callable[..., ProgramRun]:
+    """`bootstrap_stack(**config)`: the bootstrap program's run for that config (cached)."""
+    from infra.bootstrap.program import main
+
+    cache: dict[tuple[tuple[str, str], ...], ProgramRun] = {}
+
+    def get(**config: str) -> ProgramRun:
+        merged = {**BOOTSTRAP_CONFIG, **config}
+        key = tuple(sorted(merged.items()))
+        if key not in cache:
+            cache[key] = run_program(
+                main, project="banknote-bootstrap", stack="azure", config=merged
+            )
+        return cache[key]
+
+    return get

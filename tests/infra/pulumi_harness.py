@@ -1,0 +1,297 @@
+"""Runs the Pulumi programs under Pulumi's unit-test mocks and records what they declare.
+
+No Pulumi CLI, no Azure, no Docker engine: `RecordingMocks` answers for the engine and the
+providers (a registry gets a login server, the image a digest, the container group an FQDN),
+and `run_program` drives one whole program run for one project/stack/config, in-process, with
+the runtime state reset before each run so stacks cannot leak into each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.mocks import MockMonitor
+
+SUBSCRIPTION_ID = "00000000-1111-2222-3333-444444444444"
+TENANT_ID = "99999999-8888-7777-6666-555555555555"
+DEPLOYER_OBJECT_ID = "12121212-3434-5656-7878-909090909090"
+MODEL_VERSION = "20261126T041500Z-3856aec"
+
+# Types the programs declare, as the engine spells them.
+RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
+REGISTRY = "azure-native:containerregistry:Registry"
+IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+CONTAINER_GROUP = "azure-native:containerinstance:ContainerGroup"
+IMAGE = "docker:index/image:Image"
+FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
+ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
+STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
+BLOB_CONTAINER = "azure-native:storage:BlobContainer"
+VAULT = "azure-native:keyvault:Vault"
+KEY = "azure-native:keyvault:Key"
+
+# Invokes the programs make, as the engine spells them.
+CLIENT_CONFIG = "azure-native:authorization:getClientConfig"
+CLIENT_TOKEN = "azure-native:authorization:getClientToken"  # noqa: S105 - a function token
+LIST_CREDENTIALS = "azure-native:containerregistry:listRegistryCredentials"
+
+ADMIN_USER = "registryadmin"
+ADMIN_PASSWORD = "admin-password-from-azure"  # noqa: S105 - a mock value
+ACR_REFRESH_TOKEN = "acr-refresh-token"  # noqa: S105 - a mock value
+
+
+# The key under which the runtime marks a secret value (pulumi.runtime.rpc._special_sig_key).
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - not a password
+
+
+def is_secret(value: Any) -> bool:
+    """Whether a recorded input value was a Pulumi secret."""
+    return isinstance(value, dict) and SECRET_SIG in value
+
+
+def plain(value: Any) -> Any:
+    """A recorded input value with every secret wrapper removed."""
+    if is_secret(value):
+        return plain(value["value"])
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+@dataclass
+class Declared:
+    """One resource the program declared: its type, logical name, inputs and mocked state."""
+
+    type: str
+    name: str
+    id: str
+    inputs: dict[str, Any]
+    state: dict[str, Any]
+
+
+@dataclass
+class Node:
+    """How the engine saw one registration: parent, dependencies and error hooks (by URN)."""
+
+    type: str
+    name: str
+    parent: str
+    dependencies: list[str]
+    error_hooks: list[str]
+
+
+@dataclass
+class ProgramRun:
+    """Everything one program run produced."""
+
+    resources: list[Declared] = field(default_factory=list)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    exports: dict[str, Any] = field(default_factory=dict)
+    secret_exports: set[str] = field(default_factory=set)
+    token_exchanges: list[dict[str, str]] = field(default_factory=list)
+    graph: dict[str, Node] = field(default_factory=dict)
+    error: BaseException | None = None
+
+    def of_type(self, typ: str) -> list[Declared]:
+        """Declared resources of one type."""
+        return [r for r in self.resources if r.type == typ]
+
+    def one(self, typ: str) -> Declared:
+        """The single resource of a type (fails if there is not exactly one)."""
+        found = self.of_type(typ)
+        assert len(found) == 1, f"expected exactly one {typ}, got {[r.name for r in found]}"
+        return found[0]
+
+    def urn(self, typ: str, name: str) -> str:
+        """The URN the engine gave a resource."""
+        found = [u for u, n in self.graph.items() if n.type == typ and n.name == name]
+        assert len(found) == 1, f"no single {typ} named {name}"
+        return found[0]
+
+    def depends_on(self, typ: str, name: str, dep_type: str, dep_name: str) -> bool:
+        """Whether one resource was registered with a dependency on another."""
+        node = self.graph[self.urn(typ, name)]
+        return self.urn(dep_type, dep_name) in node.dependencies
+
+    def custom(self) -> list[Declared]:
+        """Provider resources (not components)."""
+        return [r for r in self.resources if r.type.split(":")[0] in {"azure-native", "docker"}]
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Answers like Azure and Docker would, and records every declaration and invoke."""
+
+    def __init__(self, run: ProgramRun) -> None:
+        self.run = run
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        rid = _resource_id(args.typ, args.name, state)
+        if args.typ == REGISTRY:
+            state["loginServer"] = f"{state['registryName']}.azurecr.io"
+        elif args.typ == IDENTITY:
+            digest = hashlib.sha256(args.name.encode()).hexdigest()
+            state["principalId"] = f"{digest[:8]}-0000-4000-8000-{digest[8:20]}"
+            state["clientId"] = f"{digest[20:28]}-0000-4000-8000-{digest[28:40]}"
+            state["tenantId"] = TENANT_ID
+        elif args.typ == CONTAINER_GROUP:
+            ip = dict(state["ipAddress"])
+            ip["fqdn"] = f"{ip['dnsNameLabel']}.h4sh.{state['location']}.azurecontainer.io"
+            state["ipAddress"] = ip
+            # Azure answers with a map of identity id -> details (the input is a list of ids).
+            ids = state["identity"]["userAssignedIdentities"]
+            state["identity"] = {
+                **state["identity"],
+                "userAssignedIdentities": {i: {} for i in ids},
+            }
+        elif args.typ == IMAGE:
+            repository = state["imageName"].rsplit(":", 1)[0]
+            digest = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+            state["repoDigest"] = f"{repository}@sha256:{digest}"
+        elif args.typ == VAULT:
+            state["properties"] = {
+                **state["properties"],
+                "vaultUri": f"https://{state['vaultName']}.vault.azure.net/",
+            }
+        elif args.typ == RESOURCE_GROUP:
+            state.setdefault("name", state.get("resourceGroupName", args.name))
+        state.setdefault("name", _name_of(args.typ, args.name, state))
+        self.run.resources.append(Declared(args.typ, args.name, rid, dict(args.inputs), state))
+        return rid, state
+
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        token = args.token
+        self.run.calls.append((token, dict(args.args)))
+        if token == CLIENT_CONFIG:
+            return {
+                "clientId": "deployer-client-id",
+                "objectId": DEPLOYER_OBJECT_ID,
+                "subscriptionId": SUBSCRIPTION_ID,
+                "tenantId": TENANT_ID,
+            }, []
+        if token == CLIENT_TOKEN:
+            return {"token": "entra-access-token"}, []
+        if token == LIST_CREDENTIALS:
+            return {
+                "username": ADMIN_USER,
+                "passwords": [{"name": "password", "value": ADMIN_PASSWORD}],
+            }, []
+        raise AssertionError(f"unexpected invoke {token}")
+
+
+class RecordingMonitor(MockMonitor):
+    """The stock mock monitor, also recording parents, dependencies and error hooks."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.run = mocks.run
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        response = super().RegisterResource(request)
+        hooks = list(request.hooks.on_error) if request.HasField("hooks") else []
+        self.run.graph[response.urn] = Node(
+            request.type, request.name, request.parent, list(request.dependencies), hooks
+        )
+        return response
+
+
+def _name_of(typ: str, logical: str, state: dict[str, Any]) -> str:
+    for key in (
+        "registryName",
+        "resourceName",
+        "containerGroupName",
+        "accountName",
+        "containerName",
+        "vaultName",
+        "keyName",
+    ):
+        if key in state and isinstance(state[key], str):
+            return str(state[key])
+    return logical
+
+
+def _resource_id(typ: str, logical: str, state: dict[str, Any]) -> str:
+    if typ == RESOURCE_GROUP:
+        return f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{state['resourceGroupName']}"
+    if typ == KEY:
+        return (
+            f"/subscriptions/{SUBSCRIPTION_ID}/vaults/{state['vaultName']}/keys/{state['keyName']}"
+        )
+    provider = typ.split(":")[1] if ":" in typ else "component"
+    return f"/subscriptions/{SUBSCRIPTION_ID}/mock/{provider}/{_name_of(typ, logical, state)}"
+
+
+def run_program(
+    main: Callable[[], None], *, project: str, stack: str, config: dict[str, str]
+) -> ProgramRun:
+    """Run one Pulumi program to completion under mocks and return what it declared."""
+    run = ProgramRun()
+    # A fresh root stack resource, settings and config for every run.
+    pulumi_settings.ROOT.set(None)
+    mocks = RecordingMocks(run)
+    pulumi.runtime.set_mocks(
+        mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks)
+    )
+    pulumi.runtime.set_all_config({f"{project}:{key}": value for key, value in config.items()})
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[Any]:
+        main()
+        root = pulumi_settings.get_root_resource()
+        outputs: dict[str, Any] = dict(getattr(root, "outputs", {}))
+        names = sorted(outputs)
+        values = [pulumi.Output.from_input(outputs[name]) for name in names]
+
+        async def secret_flags() -> list[bool]:
+            return [await value.is_secret() for value in values]
+
+        def record(resolved: list[Any]) -> None:
+            run.exports.update(zip(names, resolved, strict=True))
+
+        flags = pulumi.Output.from_input(secret_flags())
+        flags.apply(
+            lambda fs: run.secret_exports.update(n for n, f in zip(names, fs, strict=True) if f)
+        )
+        return pulumi.Output.all(flags, pulumi.Output.unsecret(pulumi.Output.all(*values))).apply(
+            lambda pair: record(pair[1])
+        )
+
+    try:
+        program()
+    except Exception as exc:  # the test inspects it
+        run.error = exc
+    return run
+
+
+def run_app(stack: str, config: dict[str, str], env: dict[str, str] | None = None) -> ProgramRun:
+    """Run the app program; the ACR token exchange's HTTP call is replaced and recorded."""
+    from infra import acr_token
+    from infra.app import main
+
+    posted: list[dict[str, str]] = []
+
+    def fake_post(url: str, fields: dict[str, str]) -> dict[str, str]:
+        posted.append({"url": url, **fields})
+        return {"refresh_token": ACR_REFRESH_TOKEN}
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(acr_token, "_post_form", fake_post)
+        for name in ("GITHUB_SHA", "GIT_COMMIT"):
+            patch.delenv(name, raising=False)
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        run = run_program(main, project="banknote", stack=stack, config=config)
+    run.token_exchanges = posted
+    return run
