@@ -1,0 +1,342 @@
+"""Security and deployment rules of the workflows, checked on the parsed YAML."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.workflows.pipeline import (
+    ROOT,
+    all_uses_lines,
+    called_file,
+    load_actions,
+    load_workflows,
+    load_yaml,
+    steps_of,
+    triggers,
+    uses_action,
+)
+
+PINNED = re.compile(
+    r"^(-\s+)?uses:\s+(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40})\s+#\s+v\d+\.\d+\.\d+\s*$"
+)
+LOCAL = re.compile(r"^(-\s+)?uses:\s+\./\.github/(actions|workflows)/[\w./-]+$")
+AZURE_VARIABLES = {
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_SUBSCRIPTION_ID",
+    "PULUMI_BACKEND_URL",
+    "PULUMI_SECRETS_PROVIDER",
+    "AZURE_LOCATION",
+}
+
+
+@pytest.fixture(scope="module")
+def workflows() -> dict[str, dict[str, Any]]:
+    return load_workflows()
+
+
+@pytest.fixture(scope="module")
+def actions() -> dict[str, dict[str, Any]]:
+    return load_actions()
+
+
+def step_jobs(workflows: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(file, job name, job) for every job that runs steps (not a reusable-workflow call)."""
+    for file, workflow in workflows.items():
+        for name, job in workflow["jobs"].items():
+            if called_file(job) is None:
+                yield file, name, job
+
+
+def reaches_azure(workflows: dict[str, dict[str, Any]], actions: dict[str, Any], file: str) -> bool:
+    """Whether a workflow, or one it calls, logs in to Azure."""
+    for job in workflows[file]["jobs"].values():
+        callee = called_file(job)
+        if callee is not None and reaches_azure(workflows, actions, callee):
+            return True
+        if callee is None and uses_action(job, actions, "azure/login"):
+            return True
+    return False
+
+
+def pulumi_steps(job: dict[str, Any], actions: dict[str, Any]) -> list[dict[str, Any]]:
+    """pulumi/actions steps that run a command (not the ones that only install the CLI)."""
+    steps = uses_action(job, actions, "pulumi/actions")
+    return [s for s in steps if s.get("with", {}).get("command")]
+
+
+def stack_name(job: dict[str, Any], step: dict[str, Any]) -> str:
+    """The step's stack-name with `${{ env.X }}` replaced by the job's env value."""
+    env = job.get("env", {})
+    return re.sub(r"\$\{\{\s*env\.(\w+)\s*\}\}", lambda m: env[m[1]], step["with"]["stack-name"])
+
+
+def test_workflows_grant_nothing_by_default(workflows: dict[str, dict[str, Any]]) -> None:
+    for file, workflow in workflows.items():
+        assert workflow.get("permissions") == {}, file
+
+
+def test_every_job_states_its_permissions(workflows: dict[str, dict[str, Any]]) -> None:
+    for file, workflow in workflows.items():
+        for name, job in workflow["jobs"].items():
+            permissions = job.get("permissions")
+            assert isinstance(permissions, dict), f"{file}:{name}"
+            assert "write-all" not in str(permissions), f"{file}:{name}"
+            assert permissions.get("contents") in (None, "read"), f"{file}:{name}"
+
+
+def test_only_azure_jobs_get_an_id_token(
+    workflows: dict[str, dict[str, Any]], actions: dict[str, Any]
+) -> None:
+    azure_jobs = set()
+    for file, name, job in step_jobs(workflows):
+        logs_in = bool(uses_action(job, actions, "azure/login"))
+        has_token = job["permissions"].get("id-token") == "write"
+        assert logs_in == has_token, f"{file}:{name}: id-token {has_token}, azure/login {logs_in}"
+        if logs_in:
+            azure_jobs.add(f"{file}:{name}")
+    assert azure_jobs == {
+        "deploy.yml:preview",
+        "deploy.yml:pr-stack",
+        "deploy.yml:deploy-dev",
+        "pr-stack-cleanup.yml:destroy",
+    }
+    # A calling job passes id-token on only if the workflow it calls logs in to Azure.
+    for file, workflow in workflows.items():
+        for name, job in workflow["jobs"].items():
+            callee = called_file(job)
+            if callee is not None and job["permissions"].get("id-token") == "write":
+                assert reaches_azure(workflows, actions, callee), f"{file}:{name}"
+
+
+def test_azure_login_is_oidc_from_repository_variables(
+    workflows: dict[str, dict[str, Any]], actions: dict[str, Any]
+) -> None:
+    for file, name, job in step_jobs(workflows):
+        for step in uses_action(job, actions, "azure/login"):
+            assert step["with"] == {
+                "client-id": "${{ vars.AZURE_CLIENT_ID }}",
+                "tenant-id": "${{ vars.AZURE_TENANT_ID }}",
+                "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}",
+            }, f"{file}:{name}"
+
+
+def test_no_secrets_and_only_the_bootstrap_variables() -> None:
+    for path in [*(ROOT / ".github").rglob("*.yml")]:
+        text = path.read_text(encoding="utf-8")
+        assert "secrets." not in text, f"{path}: the pipeline needs no secrets"
+        assert "secrets: inherit" not in text, path
+        used = set(re.findall(r"\bvars\.([A-Z_]+)", text))
+        assert used <= AZURE_VARIABLES, f"{path}: {used - AZURE_VARIABLES}"
+
+
+def test_every_job_has_a_timeout(workflows: dict[str, dict[str, Any]]) -> None:
+    for file, name, job in step_jobs(workflows):
+        timeout = job.get("timeout-minutes")
+        assert isinstance(timeout, int), f"{file}:{name}"
+        assert 0 < timeout <= 90, f"{file}:{name}"
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version() -> None:
+    lines = all_uses_lines()
+    assert lines
+    shas: dict[str, set[str]] = {}
+    for path, number, line in lines:
+        if LOCAL.match(line):
+            continue
+        match = PINNED.match(line)
+        assert match, f"{path}:{number}: {line!r} is not pinned to a 40-hex SHA with # vX.Y.Z"
+        shas.setdefault(match["action"], set()).add(match["sha"])
+    for action, found in shas.items():
+        assert len(found) == 1, f"{action} is pinned to different commits: {found}"
+
+
+def test_checkout_never_keeps_the_token(
+    workflows: dict[str, dict[str, Any]], actions: dict[str, Any]
+) -> None:
+    checkouts = 0
+    for file, name, job in step_jobs(workflows):
+        for step in uses_action(job, actions, "actions/checkout"):
+            checkouts += 1
+            assert step["with"]["persist-credentials"] is False, f"{file}:{name}"
+            # Only the trusted base branch is checked out explicitly; never the PR head.
+            ref = str(step["with"].get("ref", ""))
+            assert "head" not in ref, f"{file}:{name} checks out {ref}"
+    assert checkouts >= 6
+
+
+def test_run_scripts_take_values_from_env_not_expressions(
+    workflows: dict[str, dict[str, Any]], actions: dict[str, Any]
+) -> None:
+    # ${{ }} inside a script is pasted in before the shell parses it (template injection).
+    for file, name, job in step_jobs(workflows):
+        for step in steps_of(job, actions):
+            assert "${{" not in step.get("run", ""), f"{file}:{name}: {step.get('name')}"
+
+
+def test_pulumi_previews_on_prs_and_updates_dev_only_from_main(
+    workflows: dict[str, dict[str, Any]], actions: dict[str, Any]
+) -> None:
+    commands: dict[str, list[str]] = {}
+    for file, name, job in step_jobs(workflows):
+        for step in pulumi_steps(job, actions):
+            stack, command = stack_name(job, step), step["with"]["command"]
+            commands.setdefault(f"{file}:{name}", []).append(f"{command} {stack}")
+            condition = job.get("if", "")
+            if stack == "dev":
+                if command == "up":
+                    assert "github.ref == 'refs/heads/main'" in condition
+                    assert "github.event_name != 'pull_request'" in condition
+                    assert job["environment"]["name"] == "dev"
+                else:
+                    assert command == "preview"
+                    assert step["with"]["comment-on-pr"] is True
+                    assert "github.event_name == 'pull_request'" in condition
+            else:
+                assert stack == "pr-${{ github.event.pull_request.number }}", stack
+                assert "github.event.pull_request.head.repo.full_name == github.repository" in (
+                    condition
+                )
+    assert commands == {
+        "deploy.yml:preview": ["preview dev"],
+        "deploy.yml:pr-stack": ["up pr-${{ github.event.pull_request.number }}"],
+        "deploy.yml:deploy-dev": ["up dev"],
+        "pr-stack-cleanup.yml:destroy": ["destroy pr-${{ github.event.pull_request.number }}"],
+    }
+
+
+def test_pulumi_uses_the_configured_backend_and_secrets_provider(
+    workflows: dict[str, dict[str, Any]], actions: dict[str, Any]
+) -> None:
+    for file, name, job in step_jobs(workflows):
+        steps = pulumi_steps(job, actions)
+        if not steps:
+            continue
+        assert job["env"]["PULUMI_BACKEND_URL"] == "${{ vars.PULUMI_BACKEND_URL }}"
+        assert job["env"]["ARM_USE_OIDC"] == "true"
+        for step in steps:
+            assert step["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}", f"{file}:{name}"
+            assert step["with"]["secrets-provider"] == "${{ vars.PULUMI_SECRETS_PROVIDER }}"
+            if step["with"]["command"] == "up":
+                assert step["with"]["upsert"] is True, "a missing stack is created"
+
+
+def test_concurrency_never_cancels_a_pulumi_run(
+    workflows: dict[str, dict[str, Any]], actions: dict[str, Any]
+) -> None:
+    groups = {}
+    for file, name, job in step_jobs(workflows):
+        if not pulumi_steps(job, actions):
+            continue
+        concurrency = job["concurrency"]
+        assert concurrency["cancel-in-progress"] is False, f"{file}:{name}"
+        groups[f"{file}:{name}"] = concurrency["group"]
+    # A PR's update and its destroy queue behind each other; dev has its own group.
+    assert groups["deploy.yml:pr-stack"] == groups["pr-stack-cleanup.yml:destroy"]
+    assert groups["deploy.yml:deploy-dev"] == "pulumi-dev"
+    assert len(set(groups.values())) == 3
+    # A run-wide cancel would cancel the deploy jobs it contains or calls.
+    for file, workflow in workflows.items():
+        concurrency = workflow.get("concurrency")
+        if isinstance(concurrency, dict):
+            assert concurrency.get("cancel-in-progress") is not True, file
+
+
+def test_jobs_that_cancel_superseded_runs_touch_no_cloud(
+    workflows: dict[str, dict[str, Any]], actions: dict[str, Any]
+) -> None:
+    for file, name, job in step_jobs(workflows):
+        cancel = job.get("concurrency", {}).get("cancel-in-progress", False)
+        if cancel is not False:
+            assert job["permissions"] == {"contents": "read"}, f"{file}:{name}"
+            assert not pulumi_steps(job, actions)
+
+
+def test_pr_stacks_are_destroyed_and_removed_on_close(
+    workflows: dict[str, dict[str, Any]], actions: dict[str, Any]
+) -> None:
+    cleanup = workflows["pr-stack-cleanup.yml"]
+    assert set(triggers(cleanup)) == {"pull_request"}
+    assert "closed" in triggers(cleanup)["pull_request"]["types"]
+    assert "paths" not in triggers(cleanup)["pull_request"], "must run for every closed PR"
+    job = cleanup["jobs"]["destroy"]
+    (destroy,) = pulumi_steps(job, actions)
+    assert destroy["with"]["command"] == "destroy"
+    assert destroy["with"]["remove"] is True
+    assert destroy["with"]["stack-name"] == "${{ env.STACK }}"
+    assert job["env"]["STACK"] == "pr-${{ github.event.pull_request.number }}"
+
+
+def test_the_deploy_uses_the_artifact_the_train_stage_uploaded(
+    workflows: dict[str, dict[str, Any]], actions: dict[str, Any]
+) -> None:
+    train = workflows["train.yml"]
+    (upload,) = uses_action(train["jobs"]["train"], actions, "actions/upload-artifact")
+    assert upload["with"]["name"] == "model"
+    assert upload["with"]["path"].rstrip("/") == "artifacts/model"
+    assert upload["with"]["if-no-files-found"] == "error"
+    # The version the train job read from the artifact is handed to the deploy stage...
+    assert train["on"]["workflow_call"]["outputs"]["model-version"]["value"] == (
+        "${{ jobs.train.outputs.model-version }}"
+    )
+    assert train["jobs"]["deploy"]["with"]["model-version"] == (
+        "${{ needs.train.outputs.model-version }}"
+    )
+    # ...and every deploy job downloads that artifact and checks it against that version.
+    fetch = actions["model-artifact"]
+    (download,) = uses_action(fetch["runs"], actions, "actions/download-artifact")
+    assert download["with"]["name"] == "model"
+    assert download["with"]["path"] == "artifacts/model"
+    assert download["with"]["run-id"] == "${{ inputs.run-id }}"
+    for name, job in workflows["deploy.yml"]["jobs"].items():
+        (step,) = [s for s in job["steps"] if s.get("uses") == "./.github/actions/model-artifact"]
+        assert step["with"]["expected-version"] == "${{ inputs.model-version }}", name
+        assert step["with"]["run-id"] == "${{ env.SOURCE_RUN_ID }}", name
+
+
+def test_the_workflows_run_the_developer_make_targets(
+    workflows: dict[str, dict[str, Any]], actions: dict[str, Any]
+) -> None:
+    def runs(file: str, job: str) -> list[str]:
+        steps = steps_of(workflows[file]["jobs"][job], actions)
+        return [s["run"].strip() for s in steps if "run" in s]
+
+    assert "make venv" in runs("analyze.yml", "lint")
+    assert "make lint" in runs("analyze.yml", "lint")
+    assert "make test" in runs("analyze.yml", "test")
+    assert workflows["analyze.yml"]["jobs"]["test"]["env"]["REQUIRE_CONTAINER_TESTS"] == "1"
+    assert {"make train", "make container-test"} <= set(runs("train.yml", "train"))
+    # The targets exist in the Makefile under these names.
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for target in ("venv", "lint", "test", "train", "container-test"):
+        assert re.search(rf"^{re.escape(target)}:", makefile, re.MULTILINE), target
+
+
+def test_dependabot_updates_actions_and_pip() -> None:
+    config = load_yaml(ROOT / ".github" / "dependabot.yml")
+    updates = {u["package-ecosystem"]: u for u in config["updates"]}
+    assert set(updates) == {"github-actions", "pip"}
+    assert {"/", "/.github/actions/*"} <= set(updates["github-actions"]["directories"])
+    assert updates["pip"]["directory"] == "/"
+    assert (ROOT / "requirements" / "dev.txt").is_file()
+
+
+def test_every_update_is_smoke_tested_against_the_trained_version(
+    workflows: dict[str, dict[str, Any]], actions: dict[str, Any]
+) -> None:
+    for file, name, job in step_jobs(workflows):
+        ups = [s for s in pulumi_steps(job, actions) if s["with"]["command"] == "up"]
+        if not ups:
+            continue
+        steps = job["steps"]
+        after = steps[steps.index(ups[0]) + 1 :]
+        smoke = [s for s in after if "scripts/smoke.py" in s.get("run", "")]
+        assert len(smoke) == 1, f"{file}:{name}"
+        assert '--model-version "$MODEL_VERSION"' in smoke[0]["run"]
+        assert smoke[0]["env"]["STACK_URL"] == "${{ steps.pulumi.outputs.url }}"
+        assert smoke[0]["env"]["MODEL_VERSION"] == "${{ steps.model.outputs.model-version }}"
+        assert "if" not in smoke[0], "the smoke test runs, and fails the job, after every update"
