@@ -16,4 +16,5 @@ if [[ ! -x "$zizmor" ]]; then
   exit 2
 fi
 
-exec "$zizmor" --offline --min-severity medium --no-progress --color never "$@" .github
+exec "$zizmor" --offline --strict-collection --min-severity medium --quiet --no-progress --color never \
+  "$@" .github
