@@ -36,8 +36,9 @@ def dns_label(prefix: str, stack: str) -> str:
             f"it must start with a lower-case letter, contain only a-z, 0-9 and '-', not end "
             f"with '-', and be at most {MAX_PREFIX} characters"
         )
-    stack_part = re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")
-    label = f"{prefix}-{stack_part}" if stack_part else prefix
+    # A stack name with no letter or digit (say "_") still needs a part of its own.
+    stack_part = re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-") or short_hash(stack)
+    label = f"{prefix}-{stack_part}"
     if len(label) > 63:
         label = f"{label[:54].rstrip('-')}-{short_hash(prefix, stack)}"
     if not DNS_LABEL.match(label):
