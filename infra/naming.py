@@ -51,6 +51,12 @@ def resource_group_name(label: str) -> str:
     return f"rg-{label}"
 
 
+def state_group_name(project: str) -> str:
+    """The bootstrap's resource group. The underscore cannot occur in a DNS label, so no app
+    stack's `rg-<label>` can ever name (and `make stack-down` delete) this group."""
+    return f"rg-{project}_state"
+
+
 def registry_name(label: str, subscription_id: str) -> str:
     """Container registry name: 5-50 letters and digits, globally unique."""
     return _alnum(label, 50 - 8) + short_hash(subscription_id, label)

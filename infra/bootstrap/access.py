@@ -13,6 +13,7 @@ blob container and the one key.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Final
 
@@ -66,6 +67,10 @@ class DeployerAccess(pulumi.ComponentResource):
 
         self.deployer_role = authorization.RoleDefinition(
             "stack-deployer",
+            # A custom role's name is a GUID; derive it so re-running finds the same role.
+            role_definition_id=str(
+                uuid.uuid5(uuid.NAMESPACE_URL, f"{subscription}/{args.role_name}")
+            ),
             role_name=args.role_name,
             description="Deploys and destroys the app's Pulumi stacks (registry, ACI, identity).",
             role_type="CustomRole",

@@ -18,13 +18,13 @@ def main() -> None:
     """Declare the bootstrap resources and export the GitHub repository variables."""
     cfg = config.load()
     client = authorization.get_client_config()
-    label = f"{cfg.app_project}-ops"
+    label = f"{cfg.app_project}-state"
     tags = standard_tags(pulumi.get_project(), cfg.stack, None)
 
     state = StateBackend(
         "state",
         StateArgs(
-            resource_group_name=naming.resource_group_name(label),
+            resource_group_name=naming.state_group_name(cfg.app_project),
             storage_account_name=naming.storage_account_name(label, client.subscription_id),
             key_vault_name=naming.key_vault_name(label, client.subscription_id),
             location=cfg.location,
@@ -44,7 +44,7 @@ def main() -> None:
             tags=tags,
         ),
     )
-    DeployerAccess(
+    access = DeployerAccess(
         "access",
         AccessArgs(
             subscription_id=client.subscription_id,
@@ -55,6 +55,17 @@ def main() -> None:
             secrets_key_scope=state.key.id,
             developer_principal_ids=cfg.developer_principal_ids,
         ),
+    )
+
+    # The deployer role may delete resource groups (each app stack owns one); this lock keeps it,
+    # and anyone else, from deleting the group that holds every stack's state. Created last so
+    # that `pulumi destroy` of this project removes it first.
+    authorization.ManagementLockAtResourceGroupLevel(
+        "keep-state",
+        resource_group_name=state.group.name,
+        level=authorization.LockLevel.CAN_NOT_DELETE,
+        notes="Holds the Pulumi state and secrets key of every app stack.",
+        opts=pulumi.ResourceOptions(depends_on=[state, github, access]),
     )
 
     # Exactly the GitHub repository variables (Settings > Secrets and variables > Variables).

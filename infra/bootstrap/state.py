@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import pulumi
-from pulumi_azure_native import authorization, keyvault, resources, storage
+from pulumi_azure_native import keyvault, resources, storage
 
 STATE_CONTAINER: Final = "pulumi-state"
 SECRETS_KEY: Final = "pulumi-secrets"
@@ -49,15 +49,6 @@ class StateBackend(pulumi.ComponentResource):
             resource_group_name=args.resource_group_name,
             location=args.location,
             tags=args.tags,
-            opts=child,
-        )
-        # The deployer role may delete resource groups (each stack owns one); this lock keeps
-        # it, and anyone else, from deleting the one that holds every stack's state.
-        authorization.ManagementLockAtResourceGroupLevel(
-            "keep-state",
-            resource_group_name=self.group.name,
-            level=authorization.LockLevel.CAN_NOT_DELETE,
-            notes="Holds the Pulumi state and secrets key of every app stack.",
             opts=child,
         )
         self.account = storage.StorageAccount(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from infra import roles
+from infra import naming, roles
 from infra.bootstrap.access import DEPLOYER_ACTIONS
 from infra.errors import ConfigError
 from tests.infra.pulumi_harness import (
@@ -236,3 +236,34 @@ def test_invalid_config_fails_before_any_resource(
     assert message in str(run.error)
     assert run.resources == []
     assert run.calls == []
+
+
+def test_state_group_lock_is_created_after_everything_in_it(run: ProgramRun) -> None:
+    # A CanNotDelete lock blocks deleting anything inside the group (role assignments on the
+    # container and key too), so `pulumi destroy` must remove it first: it depends on all.
+    lock = run.graph[run.urn(LOCK, "keep-state")]
+    for typ, name in [
+        (STORAGE_ACCOUNT, "state"),
+        (BLOB_CONTAINER, "state"),
+        (VAULT, "secrets"),
+        (KEY, "secrets"),
+        (IDENTITY, "github"),
+        (FEDERATED_CREDENTIAL, "environment-dev"),
+        (ROLE_ASSIGNMENT, "ci-state"),
+        (ROLE_ASSIGNMENT, "ci-secrets"),
+    ]:
+        assert run.urn(typ, name) in lock.dependencies, name
+
+
+def test_deployer_role_has_a_stable_guid(bootstrap_stack: BootstrapStack) -> None:
+    first = bootstrap_stack().one(ROLE_DEFINITION).inputs["roleDefinitionId"]
+    again = bootstrap_stack(githubBranch="main").one(ROLE_DEFINITION).inputs["roleDefinitionId"]
+    assert GUID.fullmatch(first)
+    assert first == again
+
+
+def test_no_app_stack_can_name_the_state_group(run: ProgramRun) -> None:
+    state_group = run.one(RESOURCE_GROUP).inputs["resourceGroupName"]
+    assert state_group == "rg-banknote_state"
+    for stack in ("state", "_state", "ops", "bootstrap"):
+        assert naming.resource_group_name(naming.dns_label("banknote", stack)) != state_group
