@@ -68,7 +68,15 @@ def image_artifact() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def image(docker_engine: None, image_artifact: dict[str, Any]) -> str:
+def image_revision() -> str:
+    """The git commit the image is built from (read just before the build)."""
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def image(docker_engine: None, image_artifact: dict[str, Any], image_revision: str) -> str:
     """The image, freshly built by scripts/image.sh (the same path as `make image`)."""
     result = subprocess.run(
         ["bash", "scripts/image.sh", IMAGE_TAG],

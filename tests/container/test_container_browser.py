@@ -62,11 +62,13 @@ def page(chromium_path: Path) -> Iterator[Page]:
 
 def test_swagger_ui_try_it_out_predicts(service: Container, page: Page) -> None:
     origin = urlsplit(service.url)
+    served: list[str] = []
     foreign: list[str] = []
 
     def only_the_service(route: Route) -> None:
         url = urlsplit(route.request.url)
         if (url.scheme, url.netloc) == (origin.scheme, origin.netloc):
+            served.append(url.path)
             route.continue_()
         else:  # record and block: test traffic stays on loopback
             foreign.append(route.request.url)
@@ -98,3 +100,6 @@ def test_swagger_ui_try_it_out_predicts(service: Container, page: Page) -> None:
     assert body["prediction"] == "genuine"
     assert body["label"] == "Goed bankbiljet"
     assert foreign == [], f"the docs page requested URLs off the service: {foreign}"
+    # The UI's own script and style came from the service (so the route above saw them).
+    assert any(path.endswith(".js") for path in served), served
+    assert any(path.endswith(".css") for path in served), served
