@@ -86,6 +86,28 @@ def added_size(image: str, top: int) -> dict[str, Any]:
     }
 
 
+# Runs inside the image: bytes per top-level entry of the venv's site-packages.
+_PACKAGE_SIZES = """
+import json, os, sysconfig
+root = sysconfig.get_paths()["purelib"]
+def size(path):
+    if not os.path.isdir(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+print(json.dumps({name: size(os.path.join(root, name)) for name in os.listdir(root)}))
+"""
+
+
+def venv_packages(image: str, top: int) -> list[dict[str, Any]]:
+    """The largest entries of the image's site-packages (what the venv layer is made of)."""
+    out = docker(
+        "run", "--rm", "--network", "host", "--entrypoint", "python", image, "-c", _PACKAGE_SIZES
+    )  # fmt: skip
+    sizes: dict[str, int] = json.loads(out)
+    largest = sorted(sizes.items(), key=lambda item: item[1], reverse=True)[:top]
+    return [{"name": name, "bytes": size} for name, size in largest]
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     with socket.socket() as sock:
@@ -137,6 +159,8 @@ def report(size: dict[str, Any], starts: list[float]) -> str:
             f"  {layer['bytes'] / MB:8.1f} MB  {layer['instruction']}"
             for layer in size["largest_layers"]
         ),
+        "largest packages in the venv:",
+        *(f"  {pkg['bytes'] / MB:8.1f} MB  {pkg['name']}" for pkg in size["largest_packages"]),
         f"start to /ready 200 over {len(starts)} starts: median {median:.2f} s "
         f"(min {min(starts):.2f}, max {max(starts):.2f}; budget {READY_BUDGET_S:.0f} s: "
         f"{'ok' if median <= READY_BUDGET_S else 'OVER'})",
@@ -149,13 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default="banknote-api:local")
     parser.add_argument("--starts", type=int, default=5)
-    parser.add_argument("--top", type=int, default=5, help="largest layers to list")
+    parser.add_argument("--top", type=int, default=5, help="largest layers and packages to list")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.starts < 1:
         parser.error("--starts must be at least 1")
     try:
         size = added_size(args.image, args.top)
+        size["largest_packages"] = venv_packages(args.image, args.top)
         starts = [start_to_ready(args.image) for _ in range(args.starts)]
     except (BenchError, FileNotFoundError) as exc:
         print(f"container_bench: {exc}", file=sys.stderr)

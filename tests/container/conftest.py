@@ -105,11 +105,13 @@ def base_image(docker_engine: None) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
-@pytest.fixture(scope="session")
+# Containers live per test module, so none outlives these tests and holds port 8000 while
+# other packages' tests run.
+@pytest.fixture(scope="module")
 def start_container(image: str) -> Iterator[Callable[..., Container]]:
     """Factory: start a container of the image (extra `docker run` options allowed).
 
-    Every container started through it is removed at the end of the session.
+    Every container started through it is removed at the end of the module.
     """
     started: list[Container] = []
 
@@ -123,13 +125,13 @@ def start_container(image: str) -> Iterator[Callable[..., Container]]:
         docker("rm", "--force", container.id, check=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def service(start_container: Callable[..., Container]) -> Container:
     """The shared container: read-only root, port 8000 unless taken, health checked every 1 s."""
     return start_container("--health-interval=1s", port=free_port(preferred=8000))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def client(service: Container) -> Iterator[httpx.Client]:
     """An HTTP client for the shared container."""
     with httpx.Client(base_url=service.url, timeout=10.0) as http:
