@@ -116,13 +116,26 @@ def test_only_azure_jobs_get_an_id_token(
 def test_azure_login_is_oidc_from_repository_variables(
     workflows: dict[str, dict[str, Any]], actions: dict[str, Any]
 ) -> None:
+    # The composite checks the variables, then passes the three ids to azure/login: no secret.
+    (login,) = uses_action(actions["azure-login"]["runs"], actions, "azure/login")
+    assert login["with"] == {
+        "client-id": "${{ inputs.client-id }}",
+        "tenant-id": "${{ inputs.tenant-id }}",
+        "subscription-id": "${{ inputs.subscription-id }}",
+    }
+    calls = 0
     for file, name, job in step_jobs(workflows):
-        for step in uses_action(job, actions, "azure/login"):
-            assert step["with"] == {
-                "client-id": "${{ vars.AZURE_CLIENT_ID }}",
-                "tenant-id": "${{ vars.AZURE_TENANT_ID }}",
-                "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}",
-            }, f"{file}:{name}"
+        for step in job["steps"]:
+            if step.get("uses") == "./.github/actions/azure-login":
+                calls += 1
+                assert step["with"] == {
+                    "client-id": "${{ vars.AZURE_CLIENT_ID }}",
+                    "tenant-id": "${{ vars.AZURE_TENANT_ID }}",
+                    "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}",
+                    "backend-url": "${{ vars.PULUMI_BACKEND_URL }}",
+                    "secrets-provider": "${{ vars.PULUMI_SECRETS_PROVIDER }}",
+                }, f"{file}:{name}"
+    assert calls == 4
 
 
 def test_no_secrets_and_only_the_bootstrap_variables() -> None:
