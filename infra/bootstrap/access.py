@@ -8,7 +8,8 @@ user-assigned identities (not their federated credentials, so it cannot trust ne
 issuers). Not Contributor: that would reach every resource type in the subscription. Creating
 the AcrPull assignment needs "Role Based Access Control Administrator", constrained by an ABAC
 condition to AcrPull for service principals. State and secrets access is scoped to the one
-blob container and the one key.
+blob container and the one key. Developers listed in `developerPrincipalIds` get the same set,
+so `make stack-up` works for them without broader roles.
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ DEPLOYER_ACTIONS: Final = (
     "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
     "Microsoft.Authorization/roleAssignments/read",
 )
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One role, at one scope, for each principal."""
+
+    suffix: str
+    role_definition_id: pulumi.Input[str]
+    scope: pulumi.Input[str]
+    condition: str | None
+    description: str
 
 
 @dataclass(frozen=True)
@@ -79,61 +91,54 @@ class DeployerAccess(pulumi.ComponentResource):
             permissions=[authorization.PermissionArgs(actions=list(DEPLOYER_ACTIONS))],
             opts=child,
         )
-        ci = authorization.PrincipalType.SERVICE_PRINCIPAL
-        self.assignments = [
-            authorization.RoleAssignment(
-                "ci-stack-deployer",
-                principal_id=args.principal_id,
-                principal_type=ci,
-                role_definition_id=self.deployer_role.id,
-                scope=subscription,
-                description="App stacks: resource groups, registries, container groups.",
-                opts=child,
+        grants = [
+            Grant(
+                "stack-deployer",
+                self.deployer_role.id,
+                subscription,
+                None,
+                "App stacks: resource groups, registries, container groups.",
             ),
-            authorization.RoleAssignment(
-                "ci-grant-acr-pull",
-                principal_id=args.principal_id,
-                principal_type=ci,
-                role_definition_id=builtin(roles.RBAC_ADMINISTRATOR),
-                scope=subscription,
-                condition=roles.only_assign_role_condition(roles.ACR_PULL),
-                condition_version="2.0",
-                description="May assign AcrPull to managed identities, and no other role.",
-                opts=child,
+            Grant(
+                "grant-acr-pull",
+                builtin(roles.RBAC_ADMINISTRATOR),
+                subscription,
+                roles.only_assign_role_condition(roles.ACR_PULL),
+                "May assign AcrPull to managed identities, and no other role.",
             ),
-            authorization.RoleAssignment(
-                "ci-state",
-                principal_id=args.principal_id,
-                principal_type=ci,
-                role_definition_id=builtin(roles.STORAGE_BLOB_DATA_CONTRIBUTOR),
-                scope=args.state_container_scope,
-                description="Reads and writes Pulumi state in this container only.",
-                opts=child,
+            Grant(
+                "state",
+                builtin(roles.STORAGE_BLOB_DATA_CONTRIBUTOR),
+                args.state_container_scope,
+                None,
+                "Reads and writes Pulumi state in this container only.",
             ),
-            authorization.RoleAssignment(
-                "ci-secrets",
-                principal_id=args.principal_id,
-                principal_type=ci,
-                role_definition_id=builtin(roles.KEY_VAULT_CRYPTO_USER),
-                scope=args.secrets_key_scope,
-                description="Encrypts and decrypts Pulumi stack secrets with this key only.",
-                opts=child,
+            Grant(
+                "secrets",
+                builtin(roles.KEY_VAULT_CRYPTO_USER),
+                args.secrets_key_scope,
+                None,
+                "Encrypts and decrypts Pulumi stack secrets with this key only.",
             ),
         ]
-        # Developers running `make stack-up` need the same state and key access (their own
-        # Azure roles cover the rest).
-        for developer in args.developer_principal_ids:
-            for role_id, scope, what in (
-                (roles.STORAGE_BLOB_DATA_CONTRIBUTOR, args.state_container_scope, "state"),
-                (roles.KEY_VAULT_CRYPTO_USER, args.secrets_key_scope, "secrets"),
-            ):
-                self.assignments.append(
-                    authorization.RoleAssignment(
-                        f"developer-{developer.lower()}-{what}",
-                        principal_id=developer,
-                        role_definition_id=builtin(role_id),
-                        scope=scope,
-                        opts=child,
-                    )
-                )
+        # CI, and the developers who run their own stacks (`make stack-up`), get the same set.
+        principals: list[tuple[str, pulumi.Input[str], str | None]] = [
+            ("ci", args.principal_id, authorization.PrincipalType.SERVICE_PRINCIPAL)
+        ]
+        principals += [(f"developer-{p.lower()}", p, None) for p in args.developer_principal_ids]
+        self.assignments = [
+            authorization.RoleAssignment(
+                f"{who}-{grant.suffix}",
+                principal_id=principal_id,
+                principal_type=principal_type,
+                role_definition_id=grant.role_definition_id,
+                scope=grant.scope,
+                condition=grant.condition,
+                condition_version="2.0" if grant.condition else None,
+                description=grant.description,
+                opts=child,
+            )
+            for who, principal_id, principal_type in principals
+            for grant in grants
+        ]
         self.register_outputs({"deployer_role_id": self.deployer_role.id})

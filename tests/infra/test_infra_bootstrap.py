@@ -203,19 +203,22 @@ def test_every_taggable_resource_is_tagged(run: ProgramRun) -> None:
         assert tags["project"] == "banknote-bootstrap"
 
 
-def test_developers_get_state_and_key_access_only(bootstrap_stack: BootstrapStack) -> None:
+def test_developers_get_exactly_the_ci_roles(bootstrap_stack: BootstrapStack) -> None:
     developers = ["aaaaaaaa-1111-2222-3333-444444444444", "bbbbbbbb-1111-2222-3333-444444444444"]
     run = bootstrap_stack(developerPrincipalIds=", ".join(developers))
-    for developer in developers:
-        grants = {
-            (a.inputs["roleDefinitionId"].rsplit("/", 1)[1], a.inputs["scope"])
+    assert len(run.of_type(ROLE_ASSIGNMENT)) == 4 * 3
+
+    def grants(principal: str) -> set[tuple[str, str, str | None]]:
+        return {
+            (a.inputs["roleDefinitionId"], a.inputs["scope"], a.inputs.get("condition"))
             for a in run.of_type(ROLE_ASSIGNMENT)
-            if a.inputs["principalId"] == developer
+            if a.inputs["principalId"] == principal
         }
-        assert grants == {
-            (roles.STORAGE_BLOB_DATA_CONTRIBUTOR, run.one(BLOB_CONTAINER).id),
-            (roles.KEY_VAULT_CRYPTO_USER, run.one(KEY).id),
-        }
+
+    ci = grants(ci_principal(run))
+    assert len(ci) == 4
+    for developer in developers:
+        assert grants(developer) == ci
 
 
 @pytest.mark.parametrize(
