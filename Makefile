@@ -57,7 +57,7 @@ image: artifact ## Build the Docker image $(IMAGE)
 container-test: artifact ## Build the image and test it for real (engine + browser)
 	REQUIRE_CONTAINER_TESTS=1 $(PY) -m pytest tests/container
 
-stack-up: venv ## Create or update your own Azure stack: make stack-up STACK=<name>
+stack-up: artifact ## Create or update your own Azure stack: make stack-up STACK=<name>
 	bash scripts/stack.sh up "$(STACK)"
 
 stack-down: venv ## Destroy and remove your own Azure stack: make stack-down STACK=<name>
