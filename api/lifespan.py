@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from api.artifact import load_artifact
 from api.config import Settings
+from api.logs import AccessLog
 from api.metrics import Metrics
 from api.predictor import Predictor
 
@@ -45,3 +46,5 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         app.state.predictor = None
+        access_log: AccessLog = app.state.access_log
+        access_log.flush()

@@ -8,6 +8,7 @@ from api import __version__
 from api.config import Settings, get_settings
 from api.errors import install_error_handlers
 from api.lifespan import lifespan
+from api.logs import AccessLog
 from api.metrics import Metrics
 from api.middleware import BodyLimitMiddleware, RequestMiddleware
 from api.routers import health, metrics, model_info, predict, root
@@ -24,7 +25,12 @@ Label convention: class 0 = genuine ("Goed bankbiljet"), class 1 = forged ("Vals
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A new app; `settings` default to the environment's (tests pass their own)."""
     settings = settings or get_settings()
+    prediction = predict.build_router(settings.max_batch_rows)
     app = FastAPI(
+        # The prediction routes are the app's own first routes, not an included router:
+        # FastAPI matches an included router's routes twice per request, and this is the
+        # hot path (the router tries routes in order, so they also come first).
+        routes=list(prediction.routes),
         title="Banknote authentication API",
         version=__version__,
         description=DESCRIPTION,
@@ -35,14 +41,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.predictor = None
+    app.state.access_log = AccessLog(settings.log_level)
     install_error_handlers(app)
-    # The prediction routes first: the router tries routes in order.
-    app.include_router(predict.build_router(settings.max_batch_rows))
     app.include_router(root.router)
     app.include_router(health.router)
     app.include_router(model_info.router)
     app.include_router(metrics.router)
     install_docs(app, app.openapi_url or "/openapi.json")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestMiddleware, metrics=app.state.metrics)  # outermost
+    app.add_middleware(  # outermost: sees every answer, including 413s
+        RequestMiddleware, metrics=app.state.metrics, access_log=app.state.access_log
+    )
     return app

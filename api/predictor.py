@@ -15,6 +15,7 @@ KNOWN_NOTES: tuple[tuple[tuple[float, float, float, float], int], ...] = (
     ((3.6216, 8.6661, -2.8073, -0.44699), 0),
     ((-1.3971, 3.3191, -1.3927, -1.9948), 1),
 )
+F32_MAX = float(np.finfo(np.float32).max)
 
 
 class Predictor:
@@ -28,34 +29,49 @@ class Predictor:
         self._session = _build_session(artifact, intra_op_threads)
         self._input = artifact.input_name
         self._outputs = [artifact.label_output, artifact.probability_output]
+        self._probability_only = [artifact.probability_output]
         self._self_check()
 
     def predict_one(
         self, variance: float, skewness: float, curtosis: float, entropy: float
     ) -> tuple[int, float]:
         """Class value and P(forged) for one note."""
-        # Values beyond float32 saturate to +-inf; the RBF kernel then tends to 0, so the
-        # output stays a finite probability. errstate keeps numpy from warning about it.
-        with np.errstate(over="ignore"):
-            row = np.array([[variance, skewness, curtosis, entropy]], dtype=np.float32)
-        labels, probabilities = self._session.run(self._outputs, {self._input: row})
-        return int(labels[0]), float(probabilities[0, 1])
+        row: tuple[float, ...] = (variance, skewness, curtosis, entropy)
+        if max(row) > F32_MAX or min(row) < -F32_MAX:
+            row = _saturate(row)
+        probabilities = self._session.run(
+            self._probability_only, {self._input: np.array([row], dtype=np.float32)}
+        )[0]
+        p_genuine, p_forged = probabilities[0].tolist()
+        # The model's own label is argmax(probabilities) (checked at load); comparing here
+        # saves computing a second output on every call.
+        return int(p_forged > p_genuine), p_forged
 
     def predict_many(self, features: NDArray[np.float64]) -> tuple[list[int], list[float]]:
         """Class values and P(forged) for an [N, 4] array, in one vectorised model call."""
-        with np.errstate(over="ignore"):
-            rows = features.astype(np.float32)
-        labels, probabilities = self._session.run(self._outputs, {self._input: rows})
+        rows = np.clip(features, -F32_MAX, F32_MAX).astype(np.float32)
+        probabilities = self._session.run(self._probability_only, {self._input: rows})[0]
+        labels = (probabilities[:, 1] > probabilities[:, 0]).astype(np.int64)
         return labels.tolist(), probabilities[:, 1].astype(np.float64).tolist()
 
     def _self_check(self) -> None:
         for note, expected in KNOWN_NOTES:
-            label, probability = self.predict_one(*note)
-            if label != expected or not 0.0 <= probability <= 1.0:
+            label, _probability = self.predict_one(*note)
+            model_labels, model_probabilities = self._session.run(
+                self._outputs, {self._input: np.array([note], dtype=np.float32)}
+            )
+            if label != expected or int(model_labels[0]) != label:
                 raise ArtifactError(
-                    f"model.onnx answers class {label} (P(forged)={probability:.3f}) for a note "
-                    f"known to be class {expected}: refusing to serve it"
+                    f"model.onnx answers class {int(model_labels[0])} "
+                    f"(P(forged)={float(model_probabilities[0, 1]):.3f}) for a note known to "
+                    f"be class {expected}: refusing to serve it"
                 )
+
+
+def _saturate(row: tuple[float, ...]) -> tuple[float, ...]:
+    # Finite values beyond float32's range would overflow to inf (with a numpy warning);
+    # clamping keeps them finite. The RBF kernel is ~0 that far out either way.
+    return tuple(min(max(value, -F32_MAX), F32_MAX) for value in row)
 
 
 def _build_session(artifact: Artifact, intra_op_threads: int) -> Any:

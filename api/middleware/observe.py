@@ -12,7 +12,7 @@ from time import perf_counter
 from pydantic_core import to_json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.logs import access_logger
+from api.logs import AccessLog
 from api.metrics import Metrics
 from api.middleware import request_id
 from api.security import API_HEADERS, DOCS_HEADERS, DOCS_PAGES
@@ -28,11 +28,11 @@ class RequestMiddleware:
     generic JSON 500 carrying that id (never a traceback).
     """
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        """Wrap `app`; record into `metrics`."""
+    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: AccessLog) -> None:
+        """Wrap `app`; record into `metrics` and `access_log`."""
         self.app = app
         self.metrics = metrics
-        self.access = access_logger()
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection scope."""
@@ -82,17 +82,8 @@ class RequestMiddleware:
         template = getattr(route, "path", None) or UNMATCHED_ROUTE
         method = scope["method"]
         self.metrics.observe_request(method, template, status, seconds)
-        self.access.info(
-            "request",
-            extra={
-                "fields": {
-                    "method": method,
-                    "path": scope["path"],
-                    "route": template,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000.0, 3),
-                    "request_id": rid,
-                    "client": (scope.get("client") or ("-",))[0],
-                }
-            },
-        )
+        if self.access_log.enabled:
+            client = scope.get("client")
+            self.access_log.write(
+                method, scope["path"], template, status, seconds, rid, client[0] if client else None
+            )

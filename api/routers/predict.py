@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -48,9 +50,22 @@ def _request_body(schema: dict[str, Any], examples: dict[str, Any]) -> dict[str,
     }
 
 
+class RawRoute(APIRoute):
+    """A route whose endpoint takes the Request and returns a finished Response.
+
+    FastAPI's per-request dependency solving and response validation are skipped: the
+    endpoint validates the body and encodes the answer itself. The OpenAPI description still
+    comes from the decorator (summary, response_model, openapi_extra). Error handlers apply.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The endpoint itself is the handler."""
+        return self.endpoint
+
+
 def build_router(max_batch_rows: int) -> APIRouter:
     """The prediction routes; `max_batch_rows` bounds /predict/batch (and its schema)."""
-    router = APIRouter(tags=["prediction"])
+    router = APIRouter(tags=["prediction"], route_class=RawRoute)
     many = batch_adapter(max_batch_rows)
     note_schema = NOTE_ADAPTER.json_schema()
     batch_schema = {
