@@ -55,8 +55,8 @@ def load_settings(args: argparse.Namespace) -> Settings:
 def _export(settings: Settings) -> None:
     # uvicorn's workers build the app from the environment (api.main:create_app), so the
     # command-line options must reach them as environment variables.
-    os.environ["MODEL_DIR"] = str(settings.model_dir)
-    os.environ["LOG_LEVEL"] = settings.log_level
+    for name, value in settings.model_dump().items():
+        os.environ[name.upper()] = str(value)
     threads = str(settings.ort_intra_op_threads)
     # BLAS/OpenMP pools would otherwise size themselves from the host's CPU count.
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):

@@ -1,0 +1,109 @@
+"""The artifact loader refuses anything but a complete, untampered, compatible artifact."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.artifact import ArtifactError, load_artifact
+from api.lifespan import load_predictor
+
+
+def _edit_metadata(directory: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    path = directory / "metadata.json"
+    metadata = json.loads(path.read_text())
+    change(metadata)
+    path.write_text(json.dumps(metadata))
+
+
+def test_trained_artifact_loads(artifact_dir: Path) -> None:
+    artifact = load_artifact(artifact_dir)
+    assert artifact.features == ("variance", "skewness", "curtosis", "entropy")
+    assert [c.label for c in artifact.classes] == ["Goed bankbiljet", "Vals bankbiljet"]
+
+
+def test_joblib_is_not_needed_to_serve(artifact_copy: Path) -> None:
+    (artifact_copy / "model.joblib").unlink()
+    (artifact_copy / "MODEL_CARD.md").unlink()
+    predictor = load_predictor(artifact_copy, 1)
+    assert predictor.predict_one(3.6216, 8.6661, -2.8073, -0.44699)[0] == 0
+
+
+def test_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="does not exist"):
+        load_artifact(tmp_path / "nothing-here")
+
+
+def test_missing_metadata(artifact_copy: Path) -> None:
+    (artifact_copy / "metadata.json").unlink()
+    with pytest.raises(ArtifactError, match=r"metadata\.json is missing"):
+        load_artifact(artifact_copy)
+
+
+def test_missing_onnx(artifact_copy: Path) -> None:
+    (artifact_copy / "model.onnx").unlink()
+    with pytest.raises(ArtifactError, match=r"model\.onnx is missing"):
+        load_artifact(artifact_copy)
+
+
+def test_metadata_not_json(artifact_copy: Path) -> None:
+    (artifact_copy / "metadata.json").write_text("{not json")
+    with pytest.raises(ArtifactError, match="not valid JSON"):
+        load_artifact(artifact_copy)
+
+
+@pytest.mark.parametrize("version", [None, 0, 2, "1"])
+def test_unsupported_format_version(artifact_copy: Path, version: Any) -> None:
+    _edit_metadata(artifact_copy, lambda m: m.__setitem__("format_version", version))
+    with pytest.raises(ArtifactError, match="format_version"):
+        load_artifact(artifact_copy)
+
+
+def test_tampered_onnx_is_refused(artifact_copy: Path) -> None:
+    onnx = artifact_copy / "model.onnx"
+    data = bytearray(onnx.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    onnx.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match=r"does not match metadata\.json"):
+        load_artifact(artifact_copy)
+
+
+def test_missing_hash_is_refused(artifact_copy: Path) -> None:
+    _edit_metadata(artifact_copy, lambda m: m["files"].pop("model.onnx"))
+    with pytest.raises(ArtifactError, match="sha256"):
+        load_artifact(artifact_copy)
+
+
+def test_garbage_onnx_with_matching_hash_is_refused(artifact_copy: Path) -> None:
+    garbage = b"this is not an onnx graph"
+    (artifact_copy / "model.onnx").write_bytes(garbage)
+    digest = hashlib.sha256(garbage).hexdigest()
+    _edit_metadata(artifact_copy, lambda m: m["files"].__setitem__("model.onnx", digest))
+    with pytest.raises(ArtifactError, match="ONNX Runtime cannot load"):
+        load_predictor(artifact_copy, 1)
+
+
+def test_swapped_label_convention_is_refused(artifact_copy: Path) -> None:
+    def swap(metadata: dict[str, Any]) -> None:
+        metadata["classes"][0]["name"], metadata["classes"][1]["name"] = "forged", "genuine"
+
+    _edit_metadata(artifact_copy, swap)
+    with pytest.raises(ArtifactError, match="label convention"):
+        load_artifact(artifact_copy)
+
+
+def test_different_features_are_refused(artifact_copy: Path) -> None:
+    _edit_metadata(artifact_copy, lambda m: m.__setitem__("features", ["a", "b", "c", "d"]))
+    with pytest.raises(ArtifactError, match="features"):
+        load_artifact(artifact_copy)
+
+
+def test_wrong_output_name_is_refused(artifact_copy: Path) -> None:
+    _edit_metadata(artifact_copy, lambda m: m["onnx"].__setitem__("probability_output", "proba"))
+    with pytest.raises(ArtifactError, match="lacks outputs"):
+        load_predictor(artifact_copy, 1)
