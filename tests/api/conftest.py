@@ -77,6 +77,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = (model_dir.parent / f"server-{self.port}.log").open("w+")
+        self._final_output = ""
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -110,6 +111,8 @@ class Server:
 
     def output(self) -> str:
         """Everything the server printed so far."""
+        if self.log.closed:
+            return self._final_output
         self.log.flush()
         self.log.seek(0)
         return self.log.read()
@@ -123,7 +126,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.log.close()
+        if not self.log.closed:
+            self._final_output = self.output()
+            self.log.close()
         return self.process.returncode
 
 
