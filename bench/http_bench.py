@@ -1,0 +1,136 @@
+"""POST /predict under wrk: this service vs the reference app vs a bare FastAPI app.
+
+    .venv/bin/python -m bench.http_bench [--rounds 3] [--duration 5] [--connections 32]
+
+The machine is shared and noisy, so the three apps are measured in alternation, several rounds,
+in one run, and compared as ratios (median of the per-round ratios). One uvicorn worker each,
+wrk with one thread; p50/p99 latencies come from wrk's --latency distribution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.servers import REPO, running
+
+LUA = REPO / "bench" / "post_note.lua"
+APPS = ("reference", "bare", "api")
+TARGET_VS_REFERENCE = 5.0
+TARGET_VS_BARE = 0.75
+
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, seconds: int, connections: int) -> Run:
+    """One wrk run against POST {url}/predict."""
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(LUA),
+            f"{url}/predict",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"\s50%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
+    p99 = re.search(r"\s99%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    return Run(rps, _ms(p50), _ms(p99), errors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, default=REPO / "artifacts" / "model")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--logs", type=Path, default=REPO / "bench" / "results")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("http_bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    args.logs.mkdir(parents=True, exist_ok=True)
+    runs: dict[str, list[Run]] = {name: [] for name in APPS}
+    with ExitStack() as stack:
+        urls = {}
+        for name in APPS:
+            log = stack.enter_context((args.logs / f"http-{name}.log").open("w"))
+            urls[name] = stack.enter_context(running(name, args.model_dir, log))
+        for name in APPS:  # warm-up: imports, first-call caches, TCP
+            wrk(urls[name], 2, args.connections)
+        for round_number in range(1, args.rounds + 1):
+            for name in APPS:
+                run = wrk(urls[name], args.duration, args.connections)
+                runs[name].append(run)
+                print(
+                    f"  round {round_number} {name:9s} {run.rps:9.0f} req/s  "
+                    f"p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms",
+                    flush=True,
+                )
+    return report(runs, args)
+
+
+def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> int:
+    print(
+        f"\nPOST /predict, wrk -t1 -c{args.connections}, {args.rounds} x {args.duration}s "
+        "per app, alternating; one uvicorn worker each"
+    )
+    print(f"  {'app':10s} {'req/s (median)':>15s} {'p50 ms':>8s} {'p99 ms':>8s}")
+    for name in APPS:
+        rps, p50, p99 = (
+            statistics.median(getattr(r, key) for r in runs[name])
+            for key in ("rps", "p50_ms", "p99_ms")
+        )
+        print(f"  {name:10s} {rps:15.0f} {p50:8.2f} {p99:8.2f}")
+    vs_reference = statistics.median(
+        a.rps / r.rps for a, r in zip(runs["api"], runs["reference"], strict=True)
+    )
+    vs_bare = statistics.median(
+        a.rps / b.rps for a, b in zip(runs["api"], runs["bare"], strict=True)
+    )
+    errors = sum(r.errors for name in APPS for r in runs[name])
+    ok_ref = vs_reference >= TARGET_VS_REFERENCE
+    ok_bare = vs_bare >= TARGET_VS_BARE
+    print(
+        f"  api / reference = {vs_reference:5.2f}x  (target >= {TARGET_VS_REFERENCE}x: "
+        f"{'met' if ok_ref else 'NOT met'})"
+    )
+    print(
+        f"  api / bare      = {vs_bare:5.2f}x  (target >= {TARGET_VS_BARE}x: "
+        f"{'met' if ok_bare else 'NOT met'})"
+    )
+    if errors:
+        print(f"  wrk reported {errors} errors or non-2xx answers")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

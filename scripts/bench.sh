@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `make bench`: the service's speed, measured side by side in one run and printed as ratios.
+#   1. one-row model call (ONNX Runtime vs sklearn) and parity on every dataset row
+#   2. /predict/batch with 10,000 notes: end to end, and parse+validate vs the model call
+#   3. POST /predict under wrk: this service vs the reference app vs a bare FastAPI app
+# Figures are reported, not asserted in tests: the machines are shared and noisy.
+# Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5) per wrk run, MODEL_DIR (artifacts/model).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+py=.venv/bin/python
+model_dir=${MODEL_DIR:-artifacts/model}
+
+[[ -x $py ]] || { echo "bench: no .venv (run: make venv)" >&2; exit 1; }
+[[ -f $model_dir/metadata.json ]] || { echo "bench: no model in $model_dir (run: make train)" >&2; exit 1; }
+
+if ! command -v wrk >/dev/null; then
+    [[ -r /etc/debian_version && $(id -u) -eq 0 ]] \
+        || { echo "bench: wrk is missing; install it (Debian: apt-get install wrk)" >&2; exit 1; }
+    echo "bench: installing wrk"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends wrk >/dev/null
+fi
+
+echo "== bench on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%M:%SZ), model $(
+    "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["model_version"])' \
+        "$model_dir/metadata.json")"
+echo
+"$py" -m bench.model_call --model-dir "$model_dir"
+echo
+"$py" -m bench.batch --model-dir "$model_dir"
+echo
+"$py" -m bench.http_bench --model-dir "$model_dir" \
+    --rounds "${BENCH_ROUNDS:-3}" --duration "${BENCH_SECONDS:-5}"
