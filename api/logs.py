@@ -57,7 +57,7 @@ class AccessLog:
     def __init__(self, level: str) -> None:
         """Enabled when `level` lets info records through."""
         self.enabled = level.lower() in _ACCESS_LEVELS
-        self._pending: list[str] = []
+        self._pending: list[tuple[float, str, str, str, int, float, str, str | None]] = []
 
     def write(
         self,
@@ -70,15 +70,9 @@ class AccessLog:
         client: str | None,
     ) -> None:
         """Queue one request's line; it reaches stdout by the next loop iteration."""
-        # Formatted by hand (same keys and order as JsonFormatter's output). Only `path`
-        # and `method` come from the client unchecked, so only they need JSON escaping;
-        # the request id is validated and the route is a template of this app.
+        # Only the values are kept here; lines are formatted in bulk by flush().
         self._pending.append(
-            f'{{"ts":"{_iso_utc(time.time())}","level":"info","logger":"{ACCESS_LOGGER}",'
-            f'"msg":"request","method":{to_json(method).decode()},'
-            f'"path":{to_json(path).decode()},"route":"{route}","status":{status},'
-            f'"duration_ms":{seconds * 1000.0:.3f},"request_id":"{request_id}",'
-            f'"client":{to_json(client).decode()}}}'
+            (time.time(), method, path, route, status, seconds, request_id, client)
         )
         if len(self._pending) == 1:
             try:
@@ -90,9 +84,20 @@ class AccessLog:
         """Write every queued line to stdout (looked up per call, so capture works)."""
         if not self._pending:
             return
-        lines, self._pending = self._pending, []
+        pending, self._pending = self._pending, []
+        # Formatted by hand (same keys and order as JsonFormatter's output). Only the method,
+        # path and client come from outside unchecked, so only they need JSON escaping; the
+        # request id is validated and the route is a template of this app.
+        lines = [
+            f'{{"ts":"{_iso_utc(ts)}","level":"info","logger":"{ACCESS_LOGGER}",'
+            f'"msg":"request","method":{to_json(method).decode()},'
+            f'"path":{to_json(path).decode()},"route":"{route}","status":{status},'
+            f'"duration_ms":{seconds * 1000.0:.3f},"request_id":"{rid}",'
+            f'"client":{to_json(client).decode()}}}\n'
+            for ts, method, path, route, status, seconds, rid, client in pending
+        ]
         stream = sys.stdout
-        stream.write("\n".join(lines) + "\n")
+        stream.write("".join(lines))
         stream.flush()
 
 

@@ -42,17 +42,18 @@ class RequestMiddleware:
         start = perf_counter()
         rid = request_id.accept_or_generate(scope["headers"])
         request_id.store(scope, rid)
-        extra = (
-            *(DOCS_HEADERS if scope["path"] in DOCS_PAGES else API_HEADERS),
-            (request_id.HEADER, rid.encode("ascii")),
-        )
+        security = DOCS_HEADERS if scope["path"] in DOCS_PAGES else API_HEADERS
+        rid_header = (request_id.HEADER, rid.encode("ascii"))
         status = 0
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), *extra]
+                headers = list(message.get("headers", ()))
+                headers += security
+                headers.append(rid_header)
+                message["headers"] = headers
             await send(message)
 
         try:
@@ -79,7 +80,11 @@ class RequestMiddleware:
 
     def _record(self, scope: Scope, rid: str, status: int, seconds: float) -> None:
         route = scope.get("route")
-        template = getattr(route, "path", None) or UNMATCHED_ROUTE
+        template = getattr(route, "path", None)
+        if template is None:
+            # FastAPI records API routes only; the other answers that succeed (openapi.json,
+            # static assets) are a small fixed set of paths, failures are all "unmatched".
+            template = scope["path"] if status < 400 else UNMATCHED_ROUTE
         method = scope["method"]
         self.metrics.observe_request(method, template, status, seconds)
         if self.access_log.enabled:

@@ -10,6 +10,8 @@
     deepLinking: true,
     showExtensions: true,
     showCommonExtensions: true,
+    // No badge from the public online validator: nothing leaves the service's own origin.
+    validatorUrl: null,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
   });
 })();
