@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from api.artifact import load_artifact
+from api.artifact import ArtifactError, load_artifact
 from api.config import Settings
 from api.logs import AccessLog
 from api.metrics import Metrics
@@ -28,8 +28,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the model before the first request; drop it at shutdown."""
     settings: Settings = app.state.settings
     metrics: Metrics = app.state.metrics
-    # An ArtifactError propagates: the server then refuses to start (never half-loaded).
-    predictor = load_predictor(settings.model_dir, settings.ort_intra_op_threads)
+    try:
+        predictor = load_predictor(settings.model_dir, settings.ort_intra_op_threads)
+    except ArtifactError as exc:
+        # Propagates: the server refuses to start rather than serve a half-loaded model.
+        _log.error("cannot serve: %s", exc)
+        raise
     app.state.predictor = predictor
     metrics.set_model(predictor.artifact.model_version, predictor.artifact.created_at)
     _log.info(

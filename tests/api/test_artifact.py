@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from api.artifact import ArtifactError, load_artifact
+from api.config import Settings
 from api.lifespan import load_predictor
+from api.main import create_app
 
 
 def _edit_metadata(directory: Path, change: Callable[[dict[str, Any]], None]) -> None:
@@ -107,3 +110,16 @@ def test_wrong_output_name_is_refused(artifact_copy: Path) -> None:
     _edit_metadata(artifact_copy, lambda m: m["onnx"].__setitem__("probability_output", "proba"))
     with pytest.raises(ArtifactError, match="lacks outputs"):
         load_predictor(artifact_copy, 1)
+
+
+def test_app_refuses_to_start_on_a_bad_artifact(
+    artifact_copy: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (artifact_copy / "model.onnx").write_bytes(b"tampered")
+    app = create_app(Settings(model_dir=artifact_copy))
+    with pytest.raises(ArtifactError), TestClient(app):
+        pass  # pragma: no cover - startup fails before the body runs
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert errors[0].startswith("cannot serve: ")
+    assert app.state.predictor is None
