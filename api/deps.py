@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from api.config import Settings
 from api.metrics import Metrics
 from api.predictor import Predictor
 
@@ -25,12 +24,5 @@ def app_metrics(request: Request) -> Metrics:
     return metrics
 
 
-def app_settings(request: Request) -> Settings:
-    """The settings the app was built with."""
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 PredictorDep = Annotated[Predictor, Depends(loaded_predictor)]
 MetricsDep = Annotated[Metrics, Depends(app_metrics)]
-SettingsDep = Annotated[Settings, Depends(app_settings)]

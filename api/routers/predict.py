@@ -12,8 +12,8 @@ from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.body import BodyError, read_json_bytes, validate
-from api.metrics import Metrics
+from api.body import read_json_bytes, validate
+from api.deps import app_metrics, loaded_predictor
 from api.predictor import Predictor
 from api.schemas import (
     FORGED_EXAMPLE,
@@ -95,20 +95,14 @@ def build_router(max_batch_rows: int) -> APIRouter:
         floats). The answer has the predicted class, the original Dutch label and the
         calibrated probability that the note is forged.
         """
-        # No Depends(): this is the hot path, and each dependency costs a resolution step.
-        state = request.app.state
-        predictor: Predictor | None = state.predictor
-        if predictor is None:
-            raise BodyError(
-                503, [{"loc": [], "msg": "The model is not loaded", "type": "not_ready"}], 1
-            )
+        # Called, not Depends(): this is the hot path, where dependency solving is skipped.
+        predictor = loaded_predictor(request)
         note: Note = validate(NOTE_ADAPTER, await read_json_bytes(request, ONE_NOTE))
         value, probability = predictor.predict_one(
             note["variance"], note["skewness"], note["curtosis"], note["entropy"]
         )
         name = predictor.class_names[value]
-        metrics: Metrics = state.metrics
-        metrics.count_predictions(name)
+        app_metrics(request).count_predictions(name)
         return Response(
             to_json(
                 {
@@ -141,17 +135,12 @@ def build_router(max_batch_rows: int) -> APIRouter:
 
         Results come back in request order.
         """
-        state = request.app.state
-        predictor: Predictor | None = state.predictor
-        if predictor is None:
-            raise BodyError(
-                503, [{"loc": [], "msg": "The model is not loaded", "type": "not_ready"}], 1
-            )
+        predictor = loaded_predictor(request)
         raw = await read_json_bytes(request, MANY_NOTES)
         # Parsing, scoring and encoding thousands of rows take milliseconds: do it in a
         # worker thread so the event loop keeps answering other requests meanwhile.
         body, counts = await run_in_threadpool(_score_batch, predictor, many, raw)
-        metrics: Metrics = state.metrics
+        metrics = app_metrics(request)
         for name, count in counts.items():
             metrics.count_predictions(name, count)
         return Response(body, media_type="application/json")

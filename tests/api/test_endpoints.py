@@ -111,7 +111,8 @@ def test_not_ready_and_no_predictions_without_a_model(settings: Settings) -> Non
     assert ready.json() == {"status": "not ready"}
     predict = client.post("/predict", json=GENUINE)
     assert predict.status_code == 503
-    assert predict.json()["detail"][0]["msg"] == "The model is not loaded"
+    assert predict.json()["detail"] == "The model is not loaded"
+    assert client.post("/predict/batch", json=[GENUINE]).status_code == 503
     assert client.get("/model").status_code == 503
     assert client.get("/health").status_code == 200
 
