@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.config import Settings
+from api.middleware import BodyLimitMiddleware
 from api.schemas import GENUINE_EXAMPLE as GENUINE
 
 OK = '"skewness": 8.6661, "curtosis": -2.8073, "entropy": -0.44699'
@@ -189,3 +191,31 @@ def test_a_batch_of_garbage_reports_the_first_errors_and_the_total(client: TestC
 def test_batch_wrong_content_type_is_415(client: TestClient) -> None:
     response = client.post("/predict/batch", content="[]", headers={"content-type": "text/csv"})
     assert response.status_code == 415
+
+
+def test_limit_counts_streamed_messages_and_stops_reading() -> None:
+    # The ASGI messages of a chunked upload, driven straight through the middleware.
+    received: list[int] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            received.append(len(message["body"]))
+            if not message.get("more_body"):
+                break
+        raise AssertionError("the app must not see the whole body")  # pragma: no cover
+
+    chunks = [{"type": "http.request", "body": b"x" * 1000, "more_body": True}] * 10
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return chunks.pop()
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "state": {}}
+    asyncio.run(BodyLimitMiddleware(app, max_bytes=2500)(scope, receive, send))
+    assert received == [1000, 1000]  # the third message crossed the limit and was refused
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["detail"][0]["type"] == "too_large"
