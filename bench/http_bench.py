@@ -65,6 +65,11 @@ def wrk(url: str, seconds: int, connections: int) -> Run:
     return Run(rps, _ms(p50), _ms(p99), errors)
 
 
+def _keep_tail(path: Path, lines: int) -> None:
+    text = path.read_text(errors="replace").splitlines()
+    path.write_text("\n".join(text[-lines:]) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, default=REPO / "artifacts" / "model")
@@ -94,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms",
                     flush=True,
                 )
+    for name in APPS:  # keep the logs' tails: hundreds of thousands of access lines
+        _keep_tail(args.logs / f"http-{name}.log", 200)
     return report(runs, args)
 
 
