@@ -14,15 +14,20 @@ ACCESS_LOGGER = "api.access"
 _ACCESS_LEVELS = frozenset({"debug", "info"})
 
 
-_second_cache: list[Any] = [None, ""]
+# (second, its formatted date-time): one tuple, read and replaced whole, so threads that
+# format log lines at the same time never mix a second with another second's text.
+_second_cache: tuple[int, str] = (-1, "")
 
 
 def _iso_utc(timestamp: float) -> str:
     """RFC 3339 UTC with milliseconds; the date-time part is formatted once per second."""
+    global _second_cache
     seconds = int(timestamp)
-    if _second_cache[0] != seconds:
-        _second_cache[:] = [seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))]
-    return f"{_second_cache[1]}.{int((timestamp - seconds) * 1000):03d}Z"
+    cached = _second_cache
+    if cached[0] != seconds:
+        cached = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+        _second_cache = cached
+    return f"{cached[1]}.{int((timestamp - seconds) * 1000):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):
