@@ -215,7 +215,13 @@ def test_limit_counts_streamed_messages_and_stops_reading() -> None:
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "state": {}}
-    asyncio.run(BodyLimitMiddleware(app, max_bytes=2500)(scope, receive, send))
+    # A private loop: asyncio.run() would leave the main thread without a current event
+    # loop, which later tests in the session (Pulumi's) rely on.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(BodyLimitMiddleware(app, max_bytes=2500)(scope, receive, send))
+    finally:
+        loop.close()
     assert received == [1000, 1000]  # the third message crossed the limit and was refused
     assert sent[0]["status"] == 413
     assert json.loads(sent[1]["body"])["detail"][0]["type"] == "too_large"
