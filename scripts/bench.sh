@@ -3,6 +3,8 @@
 #   1. one-row model call (ONNX Runtime vs sklearn) and parity on every dataset row
 #   2. /predict/batch with 10,000 notes: end to end, and parse+validate vs the model call
 #   3. POST /predict under wrk: this service vs the reference app vs a bare FastAPI app
+#   4. offline batch scoring: peak memory at 100k vs 1M rows
+#   5. the container image: size added over its base, docker run to /ready
 # Figures are reported, not asserted in tests: the machines are shared and noisy.
 # Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5) per wrk run, MODEL_DIR (artifacts/model).
 set -euo pipefail
@@ -33,3 +35,14 @@ echo
 echo
 "$py" -m bench.http_bench --model-dir "$model_dir" \
     --rounds "${BENCH_ROUNDS:-3}" --duration "${BENCH_SECONDS:-5}"
+echo
+"$py" bench/batch_memory.py --model "$model_dir"
+echo
+# The image: size added over its base and start-to-ready time. image.sh starts an engine and
+# builds a base where needed (see README, "Run it in Docker"); BENCH_SKIP_CONTAINER=1 skips it.
+if [[ ${BENCH_SKIP_CONTAINER:-0} == 1 ]]; then
+    echo "container benchmark skipped (BENCH_SKIP_CONTAINER=1)"
+else
+    bash scripts/image.sh banknote-api:local >/dev/null
+    "$py" bench/container_bench.py --image banknote-api:local --json bench/results/container.json
+fi
