@@ -100,6 +100,9 @@ def _saturate(row: tuple[float, ...]) -> tuple[float, ...]:
 
 
 def _build_session(artifact: Artifact, intra_op_threads: int) -> Any:
+    # A service should not send usage telemetry anywhere (the image also sets
+    # ORT_DISABLE_TELEMETRY=1; this covers `make run` and any other launcher).
+    ort.disable_telemetry_events()
     options = ort.SessionOptions()
     # Explicit thread counts: in a container ORT would otherwise size its pool from the
     # host's CPU count, and several workers would fight over the cores.

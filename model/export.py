@@ -41,7 +41,8 @@ def to_onnx_bytes(pipeline: Pipeline) -> bytes:
 
 
 def onnx_session(onnx_bytes: bytes) -> ort.InferenceSession:
-    """A single-threaded CPU session, as the service runs it."""
+    """A single-threaded CPU session, as the service runs it (telemetry off)."""
+    ort.disable_telemetry_events()
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
