@@ -72,16 +72,20 @@ def load_artifact(directory: Path) -> Artifact:
     )
 
 
-def _read_metadata(directory: Path) -> dict[str, Any]:
-    path = directory / METADATA_FILE
-    if not directory.is_dir():
-        raise ArtifactError(f"model directory {directory} does not exist (train one: make train)")
+def _read(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise ArtifactError(f"{path} is missing: the artifact is incomplete") from None
     except OSError as exc:
         raise ArtifactError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _read_metadata(directory: Path) -> dict[str, Any]:
+    path = directory / METADATA_FILE
+    if not directory.is_dir():
+        raise ArtifactError(f"model directory {directory} does not exist (train one: make train)")
+    raw = _read(path)
     try:
         metadata = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -103,12 +107,7 @@ def _read_verified_onnx(directory: Path, metadata: dict[str, Any]) -> bytes:
     expected = files.get(ONNX_FILE)
     if not isinstance(expected, str) or len(expected) != 64:
         raise ArtifactError(f"metadata.json: files[{ONNX_FILE!r}] must be a sha256 hex digest")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ArtifactError(f"{path} is missing: the artifact is incomplete") from None
-    except OSError as exc:
-        raise ArtifactError(f"cannot read {path}: {exc.strerror}") from None
+    data = _read(path)
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected.lower():
         raise ArtifactError(
