@@ -29,8 +29,6 @@ import pytest
 
 from tests.container.support import FORGED_NOTE, GENUINE_NOTE, ROOT, docker, free_port
 
-pytestmark = [pytest.mark.container, pytest.mark.slow]
-
 README = ROOT / "README.md"
 SECTION = "The two commands"
 NEWCOMER_TAG = "banknote-newcomer:test"
@@ -69,12 +67,42 @@ def readme_instructions(text: str) -> Readme:
 
 
 def test_the_readme_instructions_are_found() -> None:
-    """The parser itself, on the README (no Docker needed): it runs in every `make test`."""
+    """The parser itself, on the README: no Docker needed, so it runs in every `make test`."""
     readme = readme_instructions(README.read_text())
     assert readme.setup.startswith("apt-get ")
     assert " python3-venv " in f"{readme.setup} "
     assert readme.run.split("#")[0].split() == ["make", "run"]
     assert readme.test.split("#")[0].split() == ["make", "test"]
+
+
+GOOD_SECTION = """## The two commands
+
+```sh
+apt-get install -y python3-venv make git
+```
+
+```sh
+make run    # serve
+make test   # test
+```
+
+## Next
+"""
+
+
+@pytest.mark.parametrize(
+    ("drift", "replacement"),
+    [
+        ("## The two commands", "## Two commands"),  # section renamed
+        ("apt-get install -y python3-venv make git", "pip install ."),  # setup line gone
+        ("make test   # test", "make test   # test\nmake bench"),  # a third command
+        ("make run    # serve\nmake test   # test", "make test\nmake run"),  # order changed
+    ],
+)
+def test_a_drifted_readme_breaks_the_parser(drift: str, replacement: str) -> None:
+    assert readme_instructions(GOOD_SECTION).test == "make test   # test"
+    with pytest.raises((AssertionError, ValueError)):
+        readme_instructions(GOOD_SECTION.replace(drift, replacement))
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +185,8 @@ def predict(port: int, note: dict[str, float]) -> httpx.Response:
     return httpx.post(f"http://127.0.0.1:{port}/predict", json=note, timeout=5.0)
 
 
+@pytest.mark.container
+@pytest.mark.slow
 def test_make_run_serves_correct_predictions(machine: Machine, readme: Readme) -> None:
     # The README's line, as written (its comment too), becomes the process (exec), so its pid is
     # make's; GNU make passes SIGTERM on to the server it runs.
@@ -203,6 +233,8 @@ def test_make_run_serves_correct_predictions(machine: Machine, readme: Readme) -
         pytest.fail("`make run` still answers 30 s after SIGTERM")
 
 
+@pytest.mark.container
+@pytest.mark.slow
 def test_make_test_passes_with_only_the_loud_skips(machine: Machine, readme: Readme) -> None:
     started = time.monotonic()
     result = machine.sh(f"exec 2>&1\n{readme.test}", timeout=TEST_TIMEOUT_S)
@@ -225,6 +257,8 @@ def test_make_test_passes_with_only_the_loud_skips(machine: Machine, readme: Rea
         assert step in output, f"`make test` did not run {step}"
 
 
+@pytest.mark.container
+@pytest.mark.slow
 def test_make_venv_without_python3_venv_says_so_in_one_line(
     newcomer_image: str, clone: Path
 ) -> None:
