@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-from model.artifact import write_artifact
-from model.card import render_model_card
-from model.config import (
-    ARTIFACT_FORMAT_VERSION,
-    CLASS_LABELS,
-    CLASS_NAMES,
-    FEATURES,
+import contract
+from contract import (
+    ONNX_FILE,
     ONNX_INPUT,
     ONNX_LABEL_OUTPUT,
     ONNX_PROBABILITY_OUTPUT,
-    ONNX_PROBABILITY_TOLERANCE,
-    ONNX_TARGET_OPSET,
-    TrainConfig,
+    PIPELINE_FILE,
+    ArtifactMetadata,
+    DataInfo,
+    Metrics,
+    OnnxInfo,
+    QualityGate,
 )
+from model.artifact import dump_pipeline
+from model.card import render_model_card
+from model.config import ONNX_PROBABILITY_TOLERANCE, ONNX_TARGET_OPSET, TrainConfig
 from model.data import load_dataset
 from model.errors import QualityGateError
 from model.evaluate import check_quality_gate, cross_validation, evaluate
@@ -28,7 +29,7 @@ from model.metadata import git_commit, library_versions, model_version, utc_now
 from model.train import fit, split_dataset
 
 
-def train_artifact(data_path: Path, out_dir: Path, config: TrainConfig) -> dict[str, Any]:
+def train_artifact(data_path: Path, out_dir: Path, config: TrainConfig) -> ArtifactMetadata:
     """Train on `data_path` and write the artifact to `out_dir`; return its metadata.
 
     Raises DataError, QualityGateError or ExportError before anything is written.
@@ -45,53 +46,53 @@ def train_artifact(data_path: Path, out_dir: Path, config: TrainConfig) -> dict[
 
     onnx_bytes = to_onnx_bytes(trained.pipeline)
     gap = check_parity(trained.pipeline, onnx_bytes, dataset.features)
+    pipeline_bytes = dump_pipeline(trained.pipeline)
 
     created_at = utc_now()
     commit = git_commit()
-    metadata: dict[str, Any] = {
-        "format_version": ARTIFACT_FORMAT_VERSION,
-        "model_version": model_version(created_at, commit),
-        "created_at": created_at.isoformat().replace("+00:00", "Z"),
-        "git_commit": commit,
-        "features": list(FEATURES),
-        "classes": [
-            {"value": value, "name": CLASS_NAMES[value], "label": CLASS_LABELS[value]}
-            for value in sorted(CLASS_NAMES)
-        ],
-        "data": {
-            "file": data_path.name,
-            "sha256": dataset.sha256,
-            "rows": dataset.rows,
-            "class_counts": dataset.class_counts(),
-            "duplicates_removed": split.duplicates_removed,
-            "unique_rows": dataset.rows - split.duplicates_removed,
-            "train_rows": len(split.y_train),
-            "test_rows": len(split.y_test),
-            "split": "exact duplicates removed, then stratified holdout",
-        },
-        "hyperparameters": {
+    metadata = ArtifactMetadata(
+        model_version=model_version(created_at, commit),
+        created_at=created_at.isoformat().replace("+00:00", "Z"),
+        git_commit=commit,
+        data=DataInfo(
+            file=data_path.name,
+            sha256=dataset.sha256,
+            rows=dataset.rows,
+            class_counts=dataset.class_counts(),
+            duplicates_removed=split.duplicates_removed,
+            unique_rows=dataset.rows - split.duplicates_removed,
+            train_rows=len(split.y_train),
+            test_rows=len(split.y_test),
+            split="exact duplicates removed, then stratified holdout",
+        ),
+        hyperparameters={
             **trained.best_params,
             "kernel": "rbf",
             "calibration": "sigmoid",
             "search_score_neg_log_loss": trained.search_score,
             **{key: value for key, value in asdict(config).items() if not key.startswith("min_")},
         },
-        "quality_gate": {
-            "min_accuracy": config.min_accuracy,
-            "min_roc_auc": config.min_roc_auc,
+        quality_gate=QualityGate(min_accuracy=config.min_accuracy, min_roc_auc=config.min_roc_auc),
+        metrics=Metrics(holdout=holdout, cv=cv),
+        onnx=OnnxInfo(
+            input=ONNX_INPUT,
+            label_output=ONNX_LABEL_OUTPUT,
+            probability_output=ONNX_PROBABILITY_OUTPUT,
+            opset=ONNX_TARGET_OPSET,
+            parity_rows=dataset.rows,
+            parity_tolerance=ONNX_PROBABILITY_TOLERANCE,
+            max_probability_gap=gap,
+        ),
+        versions=library_versions(),
+        files={
+            PIPELINE_FILE: contract.sha256_bytes(pipeline_bytes),
+            ONNX_FILE: contract.sha256_bytes(onnx_bytes),
         },
-        "metrics": {"holdout": holdout, "cv": cv},
-        "onnx": {
-            "input": ONNX_INPUT,
-            "label_output": ONNX_LABEL_OUTPUT,
-            "probability_output": ONNX_PROBABILITY_OUTPUT,
-            "opset": ONNX_TARGET_OPSET,
-            "parity_rows": dataset.rows,
-            "parity_tolerance": ONNX_PROBABILITY_TOLERANCE,
-            "max_probability_gap": gap,
-        },
-        "versions": library_versions(),
-    }
-    return write_artifact(
-        out_dir, trained.pipeline, onnx_bytes, metadata, render_model_card(metadata)
     )
+    contract.write_artifact(
+        out_dir,
+        metadata,
+        {PIPELINE_FILE: pipeline_bytes, ONNX_FILE: onnx_bytes},
+        render_model_card(metadata),
+    )
+    return metadata

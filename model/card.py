@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from contract import ArtifactMetadata, Metrics
 
 METRIC_ROWS = (
     ("accuracy", "Accuracy"),
@@ -19,9 +19,9 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def metrics_table(metrics: dict[str, Any]) -> str:
+def metrics_table(metrics: Metrics) -> str:
     """Markdown table: holdout value and k-fold CV mean ± std for each metric."""
-    holdout, cv = metrics["holdout"], metrics["cv"]
+    holdout, cv = metrics.holdout, metrics.cv
     lines = [
         f"| Metric | Holdout ({holdout['rows']} rows) | {cv['folds']}-fold CV on training split |",
         "| --- | --- | --- |",
@@ -33,24 +33,22 @@ def metrics_table(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_model_card(metadata: dict[str, Any]) -> str:
+def render_model_card(metadata: ArtifactMetadata) -> str:
     """The whole model card as Markdown."""
-    data, params, metrics = metadata["data"], metadata["hyperparameters"], metadata["metrics"]
-    holdout = metrics["holdout"]
+    data, params, metrics = metadata.data, metadata.hyperparameters, metadata.metrics
+    holdout = metrics.holdout
     (tn, fp), (fn, tp) = holdout["confusion_matrix"]
     per_class = "\n".join(
         f"| {name} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {m['support']} |"
         for name, m in holdout["per_class"].items()
     )
-    classes = "\n".join(
-        f"| {c['value']} | {c['name']} | {c['label']} |" for c in metadata["classes"]
-    )
-    counts = ", ".join(f"{count} {name}" for name, count in data["class_counts"].items())
-    versions = ", ".join(f"{name} {v}" for name, v in metadata["versions"].items())
+    classes = "\n".join(f"| {c.value} | {c.name} | {c.label} |" for c in metadata.classes)
+    counts = ", ".join(f"{count} {name}" for name, count in data.class_counts.items())
+    versions = ", ".join(f"{name} {v}" for name, v in metadata.versions.items())
     return f"""# Model card: banknote authentication classifier
 
-Version `{metadata["model_version"]}`, trained {metadata["created_at"]} from commit
-`{metadata["git_commit"] or "unknown"}`.
+Version `{metadata.model_version}`, trained {metadata.created_at} from commit
+`{metadata.git_commit or "unknown"}`.
 
 ## Intended use
 Tells forged banknotes from genuine ones from four statistics of a wavelet-transformed image of
@@ -66,15 +64,15 @@ calibration fitted with {params["calibration_folds"]}-fold cross-validation
 {params["search_folds"]}-fold stratified grid search on the training split (scoring: log loss)
 over C in {params["c_grid"]} and gamma in {params["gamma_grid"]}. Seed {params["seed"]}.
 Served as an ONNX export, verified against the pipeline on every row of the data file
-(labels identical, probabilities within {metadata["onnx"]["parity_tolerance"]:.0e}; largest gap seen
-{metadata["onnx"]["max_probability_gap"]:.1e}).
+(labels identical, probabilities within {metadata.onnx.parity_tolerance:.0e}; largest gap seen
+{metadata.onnx.max_probability_gap:.1e}).
 
 ## Data
-`{data["file"]}` (UCI Machine Learning Repository, "banknote authentication", CC BY 4.0),
-sha256 `{data["sha256"]}`: {data["rows"]} rows ({counts}).
-The file holds {data["duplicates_removed"]} exact duplicate rows; they were **removed before the
-split** so that no row appears on both sides. Of the {data["unique_rows"]} unique rows,
-{data["train_rows"]} train and {data["test_rows"]} form a stratified holdout
+`{data.file}` (UCI Machine Learning Repository, "banknote authentication", CC BY 4.0),
+sha256 `{data.sha256}`: {data.rows} rows ({counts}).
+The file holds {data.duplicates_removed} exact duplicate rows; they were **removed before the
+split** so that no row appears on both sides. Of the {data.unique_rows} unique rows,
+{data.train_rows} train and {data.test_rows} form a stratified holdout
 ({int(params["test_size"] * 100)} %).
 
 ## Label convention
@@ -96,11 +94,11 @@ forged, {fn} forged notes called genuine.
 | --- | --- | --- | --- | --- |
 {per_class}
 
-Quality gate: holdout accuracy >= {metadata["quality_gate"]["min_accuracy"]} and ROC AUC >=
-{metadata["quality_gate"]["min_roc_auc"]}; training refuses to write an artifact below them.
+Quality gate: holdout accuracy >= {metadata.quality_gate.min_accuracy} and ROC AUC >=
+{metadata.quality_gate.min_roc_auc}; training refuses to write an artifact below them.
 
 ## Limits
-- The data set is small (1,372 images, {data["unique_rows"]} unique) and comes from one camera
+- The data set is small (1,372 images, {data.unique_rows} unique) and comes from one camera
   set-up; notes imaged differently (phone cameras, other resolutions) shift the features.
 - Forgeries from counterfeit families, printers or papers absent from the data may not be
   recognised; near-perfect holdout scores say little about those.

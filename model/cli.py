@@ -87,10 +87,10 @@ def _train(args: argparse.Namespace) -> int:
         min_roc_auc=args.min_roc_auc,
     )
     metadata = train_artifact(args.data, args.out, train_config)
-    print(f"model {metadata['model_version']} written to {args.out}")
-    print(f"holdout ({metadata['data']['test_rows']} rows):")
-    _print_table(_summary(metadata["metrics"]["holdout"]))
-    cv = metadata["metrics"]["cv"]
+    print(f"model {metadata.model_version} written to {args.out}")
+    print(f"holdout ({metadata.data.test_rows} rows):")
+    _print_table(_summary(metadata.metrics.holdout))
+    cv = metadata.metrics.cv
     print(f"{cv['folds']}-fold CV on the training split: accuracy {cv['accuracy']['mean']:.4f}")
     return 0
 
@@ -102,14 +102,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     artifact = load_artifact(args.model)
     dataset = load_dataset(args.data)
+    metrics = evaluate(artifact.pipeline, dataset.features, dataset.labels)
     report = {
         "timestamp": datetime.now(UTC).isoformat(),
-        "model_version": artifact.metadata["model_version"],
+        "model_version": artifact.metadata.model_version,
         "data": {"file": str(args.data), "sha256": dataset.sha256, "rows": dataset.rows},
-        "metrics": evaluate(artifact.pipeline, dataset.features, dataset.labels),
+        "metrics": metrics,
     }
-    print(f"model {report['model_version']} on {args.data} ({dataset.rows} rows):")
-    _print_table(_summary(report["metrics"]))
+    print(f"model {artifact.metadata.model_version} on {args.data} ({dataset.rows} rows):")
+    _print_table(_summary(metrics))
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -11,13 +11,8 @@ from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.pipeline import Pipeline
 
-from model.config import (
-    ONNX_INPUT,
-    ONNX_LABEL_OUTPUT,
-    ONNX_PROBABILITY_OUTPUT,
-    ONNX_PROBABILITY_TOLERANCE,
-    ONNX_TARGET_OPSET,
-)
+from contract import FEATURES, ONNX_INPUT, ONNX_LABEL_OUTPUT, ONNX_PROBABILITY_OUTPUT
+from model.config import ONNX_PROBABILITY_TOLERANCE, ONNX_TARGET_OPSET
 from model.errors import ExportError
 
 
@@ -29,7 +24,7 @@ def to_onnx_bytes(pipeline: Pipeline) -> bytes:
         warnings.filterwarnings("ignore", message=r"Attribute `prob[AB]_` was deprecated")
         onnx_model = to_onnx(
             pipeline,
-            initial_types=[(ONNX_INPUT, FloatTensorType([None, 4]))],
+            initial_types=[(ONNX_INPUT, FloatTensorType([None, len(FEATURES)]))],
             options={id(pipeline): {"zipmap": False}},
             target_opset=ONNX_TARGET_OPSET,
         )

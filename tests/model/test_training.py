@@ -6,9 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contract import METADATA_FILE, MODEL_CARD_FILE
 from model.artifact import load_artifact
 from model.build import train_artifact
-from model.config import DATA_PATH, METADATA_FILE, MODEL_CARD_FILE, TrainConfig
+from model.config import DATA_PATH, TrainConfig
 from model.data import load_dataset
 from model.errors import QualityGateError
 from model.evaluate import check_quality_gate
@@ -41,9 +42,9 @@ def test_two_runs_give_identical_metrics_and_predictions(artifact_dir: Path, tmp
     again = tmp_path / "again"
     train_artifact(DATA_PATH, again, TrainConfig())
     first, second = load_artifact(artifact_dir), load_artifact(again)
-    assert first.metadata["metrics"] == second.metadata["metrics"]
-    assert first.metadata["hyperparameters"] == second.metadata["hyperparameters"]
-    assert first.metadata["model_version"] != second.metadata["model_version"]
+    assert first.metadata.metrics == second.metadata.metrics
+    assert first.metadata.hyperparameters == second.metadata.hyperparameters
+    assert first.metadata.model_version != second.metadata.model_version
     features = load_dataset(DATA_PATH).features
     np.testing.assert_array_equal(
         first.pipeline.predict_proba(features), second.pipeline.predict_proba(features)
