@@ -26,9 +26,11 @@ from contract.errors import (
     UnsupportedFormatError,
 )
 from contract.schema import (
+    COMPARABLE_FORMATS,
     FORMAT_VERSION,
     METADATA_FILE,
     MODEL_CARD_FILE,
+    ArtifactCore,
     ArtifactHeader,
     ArtifactMetadata,
 )
@@ -58,6 +60,11 @@ def read_header(directory: Path) -> ArtifactHeader:
 def read_metadata(directory: Path) -> ArtifactMetadata:
     """The whole metadata.json of a current-format artifact, validated against the schema."""
     return _read(directory, ArtifactMetadata, (FORMAT_VERSION,))
+
+
+def read_core(directory: Path) -> ArtifactCore:
+    """The fields every comparable format shares, from an artifact of any of those formats."""
+    return _read(directory, ArtifactCore, COMPARABLE_FORMATS)
 
 
 def read_verified(directory: Path, files: Mapping[str, str], name: str) -> bytes:

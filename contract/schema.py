@@ -1,11 +1,13 @@
 """The artifact's fixed names and the metadata.json schema, as pydantic models.
 
 Training writes an `ArtifactMetadata`; serving reads one back; deployment reads only its
-`ArtifactHeader`.
+`ArtifactHeader`; comparing models reads the `ArtifactCore` that every comparable format shares.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from typing import Annotated, Any, Final
 
 from pydantic import (
@@ -15,12 +17,18 @@ from pydantic import (
     Field,
     StrictInt,
     StringConstraints,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 # Bump on any change a reader of the previous format would misread, and say what changed:
 #   1: the first format.
-FORMAT_VERSION: Final = 1
+#   2: adds `feature_stats` (training ranges and quantiles per feature) and replaces the single
+#      ONNX parity tolerance by a per-row float32 error bound (`onnx.parity`).
+FORMAT_VERSION: Final = 2
+# Formats whose model.onnx can still be evaluated (`python -m model compare`): the champion
+# serving today may predate the newest format.
+COMPARABLE_FORMATS: Final = (1, 2)
 
 METADATA_FILE: Final = "metadata.json"
 ONNX_FILE: Final = "model.onnx"  # what serving runs
@@ -35,6 +43,15 @@ FEATURES: Final = ("variance", "skewness", "curtosis", "entropy")
 ONNX_INPUT: Final = "features"
 ONNX_LABEL_OUTPUT: Final = "label"
 ONNX_PROBABILITY_OUTPUT: Final = "probabilities"
+
+# Training-data quantiles recorded per feature. Serving uses them as histogram bucket bounds,
+# so under no drift each bucket's expected share of requests is known in advance (1 %, 4 %, 5 %,
+# 15 %, 25 %, 25 %, 15 %, 5 %, 4 %, 1 % above the last bound). The tails are finer than the
+# middle because a shifted input shows there first; nine bounds per feature keep the number of
+# series low, and PromQL's histogram_quantile() can then estimate serving quantiles to set
+# against these.
+QUANTILE_LEVELS: Final = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
+QUANTILE_KEYS: Final = tuple(f"{level:g}" for level in QUANTILE_LEVELS)
 
 # Used as an image tag and a build argument: the Docker tag alphabet, at most 128 characters.
 MODEL_VERSION_PATTERN: Final = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
@@ -112,16 +129,52 @@ class ArtifactHeader(BaseModel):
     model_version: ModelVersion
 
 
-class OnnxInfo(_Frozen):
-    """The ONNX export: input and output names, opsets, and the parity check it passed."""
+class OnnxIO(BaseModel):
+    """The ONNX graph's input and output names (every format records them)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     input: Name
     label_output: Name
     probability_output: Name
-    opset: dict[str, int]
-    parity_rows: int = Field(ge=1)
-    parity_tolerance: float = Field(gt=0)
+
+
+class ArtifactCore(BaseModel):
+    """What every comparable format shares: enough to verify and run model.onnx, and to
+    rebuild the holdout split it was scored on (seed and test size in `hyperparameters`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    format_version: StrictInt
+    model_version: ModelVersion
+    created_at: str
+    features: Features
+    classes: Classes
+    hyperparameters: dict[str, Any]
+    onnx: OnnxIO
+    files: Files
+
+
+class ParityReport(_Frozen):
+    """How training proved model.onnx answers like the fitted pipeline (model/parity.py)."""
+
+    rows: int = Field(ge=1)
+    rule: str
     max_probability_gap: float = Field(ge=0)
+    max_tolerance: float = Field(gt=0)
+    # The largest gap as a share of its own row's tolerance: how close the export came to failing.
+    max_gap_to_tolerance: float = Field(ge=0, le=1)
+    # Rows whose probability is within its tolerance of 0.5, where float32 may pick the other label.
+    undecidable_rows: int = Field(ge=0)
+
+
+class OnnxInfo(OnnxIO):
+    """The ONNX export: names, opsets, and the parity check it passed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    opset: dict[str, int]
+    parity: ParityReport
 
 
 class DataInfo(_Frozen):
@@ -136,6 +189,43 @@ class DataInfo(_Frozen):
     train_rows: int = Field(ge=1)
     test_rows: int = Field(ge=1)
     split: str
+
+
+class FeatureStats(_Frozen):
+    """One feature's range and quantiles on the training rows."""
+
+    min: float
+    max: float
+    quantiles: dict[str, float]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FeatureStats:
+        if tuple(self.quantiles) != QUANTILE_KEYS:
+            raise _fail(f"quantiles must be given at {list(QUANTILE_KEYS)}, in that order")
+        values = [self.min, *self.quantiles.values(), self.max]
+        if not all(math.isfinite(v) for v in values):
+            raise _fail("min, max and quantiles must be finite")
+        if any(low > high for low, high in itertools.pairwise(values)):
+            raise _fail("min <= quantiles (ascending) <= max does not hold")
+        return self
+
+    def bucket_bounds(self) -> tuple[float, ...]:
+        """The quantiles as strictly increasing histogram bucket bounds (duplicates dropped)."""
+        return tuple(sorted(set(self.quantiles.values())))
+
+
+class FeatureStatsBlock(_Frozen):
+    """Per-feature statistics of the rows the model was fitted on."""
+
+    rows: int = Field(ge=1)
+    source: str
+    features: dict[str, FeatureStats]
+
+    @model_validator(mode="after")
+    def _every_feature(self) -> FeatureStatsBlock:
+        if tuple(self.features) != FEATURES:
+            raise _fail(f"statistics must cover exactly {list(FEATURES)}, in that order")
+        return self
 
 
 class QualityGate(_Frozen):
@@ -162,6 +252,7 @@ class ArtifactMetadata(_Frozen):
     features: Features = FEATURES
     classes: Classes = CLASSES
     data: DataInfo
+    feature_stats: FeatureStatsBlock
     hyperparameters: dict[str, Any]
     quality_gate: QualityGate
     metrics: Metrics

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contract import ArtifactMetadata, Metrics
+from contract import QUANTILE_KEYS, ArtifactMetadata, FeatureStatsBlock, Metrics
 
 METRIC_ROWS = (
     ("accuracy", "Accuracy"),
@@ -33,9 +33,23 @@ def metrics_table(metrics: Metrics) -> str:
     return "\n".join(lines)
 
 
+def feature_stats_table(stats: FeatureStatsBlock) -> str:
+    """Markdown table: each feature's min, quantiles and max on the training rows."""
+    levels = [f"{float(key):.0%}" for key in QUANTILE_KEYS]
+    lines = [
+        "| Feature | min | " + " | ".join(levels) + " | max |",
+        "| --- |" + " ---: |" * (len(levels) + 2),
+    ]
+    for name, feature in stats.features.items():
+        values = [feature.min, *feature.quantiles.values(), feature.max]
+        lines.append(f"| {name} | " + " | ".join(f"{v:.4g}" for v in values) + " |")
+    return "\n".join(lines)
+
+
 def render_model_card(metadata: ArtifactMetadata) -> str:
     """The whole model card as Markdown."""
     data, params, metrics = metadata.data, metadata.hyperparameters, metadata.metrics
+    parity = metadata.onnx.parity
     holdout = metrics.holdout
     (tn, fp), (fn, tp) = holdout["confusion_matrix"]
     per_class = "\n".join(
@@ -63,9 +77,11 @@ calibration fitted with {params["calibration_folds"]}-fold cross-validation
 (`CalibratedClassifierCV(ensemble=False)`). C and gamma were chosen by a
 {params["search_folds"]}-fold stratified grid search on the training split (scoring: log loss)
 over C in {params["c_grid"]} and gamma in {params["gamma_grid"]}. Seed {params["seed"]}.
-Served as an ONNX export, verified against the pipeline on every row of the data file
-(labels identical, probabilities within {metadata.onnx.parity_tolerance:.0e}; largest gap seen
-{metadata.onnx.max_probability_gap:.1e}).
+Served as an ONNX export (float32), verified against the pipeline on all {parity.rows} rows
+of the data file: labels identical, probabilities within a per-row float32 error bound
+(largest bound {parity.max_tolerance:.1e}; largest gap {parity.max_probability_gap:.1e}, at
+most {parity.max_gap_to_tolerance:.0%} of its row's bound; rows too close to 0.5 for float32 to
+decide the class: {parity.undecidable_rows}).
 
 ## Data
 `{data.file}` (UCI Machine Learning Repository, "banknote authentication", CC BY 4.0),
@@ -74,6 +90,13 @@ The file holds {data.duplicates_removed} exact duplicate rows; they were **remov
 split** so that no row appears on both sides. Of the {data.unique_rows} unique rows,
 {data.train_rows} train and {data.test_rows} form a stratified holdout
 ({int(params["test_size"] * 100)} %).
+
+## Training ranges
+Per feature, over the {metadata.feature_stats.rows} rows of the {metadata.feature_stats.source}.
+Recorded in metadata.json so that serving can watch for inputs drifting away from this data:
+values outside [min, max], and how inputs spread over these quantiles.
+
+{feature_stats_table(metadata.feature_stats)}
 
 ## Label convention
 UCI does not document which class value means "forged". This model uses the majority reading of

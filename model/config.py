@@ -22,7 +22,6 @@ POSITIVE_CLASS: Final = FORGED.value
 
 # Opsets every onnxruntime of the last few years runs; pinned so the export does not drift.
 ONNX_TARGET_OPSET: Final = {"": 17, "ai.onnx.ml": 3}
-ONNX_PROBABILITY_TOLERANCE: Final = 1e-5
 
 # Batch scoring reads and scores this many rows at a time: memory stays bounded.
 BATCH_CHUNK_ROWS: Final = 50_000
@@ -43,3 +42,21 @@ class TrainConfig:
     min_rows_per_class: int = 50
     min_accuracy: float = 0.99
     min_roc_auc: float = 0.995
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """How much worse than the champion a challenger may score on the same rows.
+
+    Accuracy moves in steps of one row (1/270 on the default holdout), so 0.005 forgives one
+    row and not two. Log loss of a near-perfect champion is tiny, so a relative margin alone
+    would refuse noise: the allowance is the larger of an absolute and a relative one.
+    """
+
+    max_accuracy_drop: float = 0.005
+    max_log_loss_increase: float = 0.01
+    max_log_loss_increase_ratio: float = 0.5
+
+    def log_loss_allowance(self, champion_log_loss: float) -> float:
+        """How far above the champion's log loss the challenger's may be."""
+        return max(self.max_log_loss_increase, self.max_log_loss_increase_ratio * champion_log_loss)

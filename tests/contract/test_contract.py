@@ -20,15 +20,26 @@ from contract import (
     MODEL_CARD_FILE,
     ONNX_FILE,
     PIPELINE_FILE,
+    QUANTILE_KEYS,
+    QUANTILE_LEVELS,
     ArtifactError,
     ArtifactMetadata,
     ArtifactMissingError,
     ArtifactUnreadableError,
     UnsupportedFormatError,
 )
+from tests.contract.legacy import as_format_1
 
 REPO = Path(__file__).resolve().parents[2]
 BLOBS = {ONNX_FILE: b"onnx graph bytes", PIPELINE_FILE: b"pickle bytes"}
+
+
+def stats(**changes: Any) -> dict[str, Any]:
+    """One feature's valid statistics: min -5, quantiles -4..4, max 5."""
+    values = [-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0]
+    return {"min": -5.0, "max": 5.0, "quantiles": dict(zip(QUANTILE_KEYS, values, strict=True))} | (
+        changes
+    )
 
 
 def make_metadata(**changes: Any) -> ArtifactMetadata:
@@ -48,7 +59,12 @@ def make_metadata(**changes: Any) -> ArtifactMetadata:
             "test_rows": 2,
             "split": "stratified",
         },
-        "hyperparameters": {"C": 1.0, "gamma_grid": ["scale", 0.1]},
+        "feature_stats": {
+            "rows": 8,
+            "source": "training split",
+            "features": {name: stats() for name in FEATURES},
+        },
+        "hyperparameters": {"C": 1.0, "gamma_grid": ["scale", 0.1], "seed": 42},
         "quality_gate": {"min_accuracy": 0.99, "min_roc_auc": 0.995},
         "metrics": {"holdout": {"accuracy": 1.0}, "cv": {"folds": 10}},
         "onnx": {
@@ -56,9 +72,14 @@ def make_metadata(**changes: Any) -> ArtifactMetadata:
             "label_output": "label",
             "probability_output": "probabilities",
             "opset": {"": 17},
-            "parity_rows": 10,
-            "parity_tolerance": 1e-5,
-            "max_probability_gap": 1e-7,
+            "parity": {
+                "rows": 10,
+                "rule": "within the float32 bound",
+                "max_probability_gap": 1e-7,
+                "max_tolerance": 1e-5,
+                "max_gap_to_tolerance": 0.2,
+                "undecidable_rows": 0,
+            },
         },
         "versions": {"python": "3.11"},
         "files": {name: contract.sha256_bytes(data) for name, data in BLOBS.items()},
@@ -278,3 +299,75 @@ def test_the_contract_imports_nothing_heavy() -> None:
     heavy = {"numpy", "sklearn", "scipy", "joblib", "onnx", "onnxruntime", "model", "api", "infra"}
     assert not loaded & heavy, sorted(loaded & heavy)
     assert "pydantic" in loaded
+
+
+def test_quantile_levels_make_histogram_buckets() -> None:
+    assert list(QUANTILE_LEVELS) == sorted(set(QUANTILE_LEVELS))
+    assert all(0 < level < 1 for level in QUANTILE_LEVELS)
+    assert QUANTILE_KEYS == ("0.01", "0.05", "0.1", "0.25", "0.5", "0.75", "0.9", "0.95", "0.99")
+
+
+def test_bucket_bounds_are_strictly_increasing(written: Path) -> None:
+    stats_of = contract.read_metadata(written).feature_stats.features
+    assert stats_of["variance"].bucket_bounds() == (-4, -3, -2, -1, 0, 1, 2, 3, 4)
+    # A constant feature (a zeroed column) has nine equal quantiles: one bucket bound, because
+    # Prometheus refuses repeated bucket bounds.
+    constant = contract.FeatureStats(min=0, max=0, quantiles=dict.fromkeys(QUANTILE_KEYS, 0.0))
+    assert constant.bucket_bounds() == (0.0,)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"min": 4.5}, "min <= quantiles"),
+        ({"max": 0.0}, "min <= quantiles"),
+        ({"quantiles": dict(zip(QUANTILE_KEYS, range(9, 0, -1), strict=True))}, "min <= quanti"),
+        ({"quantiles": {"0.5": 0.0}}, "quantiles must be given at"),
+        ({"max": float("inf")}, "must be finite"),
+    ],
+)
+def test_inconsistent_feature_stats_are_refused(
+    written: Path, change: dict[str, Any], message: str
+) -> None:
+    edit_metadata(written, lambda m: m["feature_stats"]["features"]["entropy"].update(change))
+    with pytest.raises(ArtifactError, match=message):
+        contract.read_metadata(written)
+
+
+def test_feature_stats_must_cover_every_feature_in_order(written: Path) -> None:
+    def drop_one(metadata: dict[str, Any]) -> None:
+        del metadata["feature_stats"]["features"]["curtosis"]
+
+    edit_metadata(written, drop_one)
+    with pytest.raises(ArtifactError, match="statistics must cover exactly"):
+        contract.read_metadata(written)
+
+
+def test_a_format_1_artifact_is_comparable_but_not_servable(written: Path) -> None:
+    def downgrade(metadata: dict[str, Any]) -> None:
+        old = as_format_1(metadata)
+        metadata.clear()
+        metadata.update(old)
+
+    edit_metadata(written, downgrade)
+    raw = json.loads((written / METADATA_FILE).read_text())
+    assert raw["format_version"] == 1
+    assert "feature_stats" not in raw
+    core = contract.read_core(written)
+    assert (core.format_version, core.model_version) == (1, make_metadata().model_version)
+    assert core.onnx.input == "features"
+    assert core.hyperparameters["seed"] == 42
+    assert contract.read_verified(written, core.files, ONNX_FILE) == BLOBS[ONNX_FILE]
+    with pytest.raises(UnsupportedFormatError, match=r"format_version 1, .*\(retrain it"):
+        contract.read_metadata(written)
+    with pytest.raises(UnsupportedFormatError):
+        contract.read_header(written)
+
+
+def test_core_reading_still_enforces_the_contract(written: Path) -> None:
+    edit_metadata(written, lambda m: m.__setitem__("features", ["a", "b", "c", "d"]))
+    with pytest.raises(ArtifactError, match="differ from the contract's"):
+        contract.read_core(written)
+    edit_metadata(written, lambda m: m.__setitem__("format_version", 99))
+    with pytest.raises(UnsupportedFormatError, match="this code reads format_version 1 or 2"):
+        contract.read_core(written)
