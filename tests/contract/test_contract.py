@@ -371,3 +371,34 @@ def test_core_reading_still_enforces_the_contract(written: Path) -> None:
     edit_metadata(written, lambda m: m.__setitem__("format_version", 99))
     with pytest.raises(UnsupportedFormatError, match="this code reads format_version 1 or 2"):
         contract.read_core(written)
+
+
+def _check(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "contract", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_command_line_check(written: Path) -> None:
+    # What `make artifact` runs to decide whether to (re)train.
+    ok = _check(str(written))
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, make_metadata().model_version + "\n", "")
+    edit_metadata(written, lambda m: m.__setitem__("format_version", 1))
+    old = _check(str(written))
+    assert old.returncode == 1
+    assert old.stdout == ""
+    assert old.stderr.startswith("error: ")
+    assert old.stderr.count("\n") == 1
+    assert "format_version 1, this code reads format_version 2" in old.stderr
+    assert _check().returncode == 2
+
+
+def test_the_command_line_check_verifies_the_onnx_file(written: Path) -> None:
+    (written / ONNX_FILE).write_bytes(b"changed")
+    result = _check(str(written))
+    assert result.returncode == 1
+    assert "model.onnx: sha256 does not match" in result.stderr
