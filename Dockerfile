@@ -9,7 +9,7 @@
 # Needs the trained artifact in artifacts/model/ (`make artifact`).
 ARG BASE_IMAGE=python:3.11-slim
 
-# ---- build: a venv with the serving lock only, the app and the model, byte-compiled --------
+# ---- build: a venv with the serving lock only, the app, its artifact contract and the model --
 FROM ${BASE_IMAGE} AS build
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -32,13 +32,14 @@ RUN python3 -m venv /opt/venv \
         rm -rf /opt/venv/lib/python3*/site-packages/"$unused"; \
     done
 
+COPY contract/ /app/contract/
 COPY api/ /app/api/
 # model.joblib is deliberately not copied: serving runs model.onnx and never loads a pickle.
 COPY artifacts/model/model.onnx artifacts/model/metadata.json artifacts/model/MODEL_CARD.md \
      /app/artifacts/model/
 # The root filesystem is read-only at runtime, so bytecode is compiled now; hash-checked .pyc
 # files stay valid whatever mtimes the layers end up with. go-w: only root may change the app.
-RUN /opt/venv/bin/python -m compileall -q --invalidation-mode unchecked-hash /app/api \
+RUN /opt/venv/bin/python -m compileall -q --invalidation-mode unchecked-hash /app/contract /app/api \
     && chmod -R go-w /app /opt/venv
 
 # ---- runtime ----------------------------------------------------------------------------------

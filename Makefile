@@ -32,11 +32,10 @@ lock: $(VENV)/.installed ## Regenerate requirements/*.txt from pyproject.toml
 train: venv ## Train, evaluate, gate and write the artifact to artifacts/model/
 	$(PY) -m model train --out $(ARTIFACT_DIR)
 
-# Trains only when there is no artifact yet.
-$(ARTIFACT_DIR)/metadata.json:
-	$(MAKE) train
-
-artifact: venv $(ARTIFACT_DIR)/metadata.json ## Train only if there is no artifact yet
+# Trains only when there is no artifact yet, or one this code cannot serve (an older
+# format_version after an upgrade, a damaged file): `python -m contract` says which.
+artifact: venv ## Train only if there is no usable artifact yet
+	@$(PY) -m contract $(ARTIFACT_DIR) >/dev/null || $(MAKE) train
 
 run: artifact ## Main job: train if needed, then serve on http://127.0.0.1:8000
 	$(PY) -m api --model-dir $(ARTIFACT_DIR)

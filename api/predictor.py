@@ -11,7 +11,8 @@ from numpy.typing import NDArray
 
 from api.artifact import Artifact, ArtifactError
 
-# Notes whose class is known (TEAM.md): a model that gets these wrong is not served.
+# Notes whose class is known (lines 1 and 763 of the UCI data file, also the examples in /docs):
+# a model that gets these wrong is not served.
 KNOWN_NOTES: tuple[tuple[tuple[float, float, float, float], int], ...] = (
     ((3.6216, 8.6661, -2.8073, -0.44699), 0),
     ((-1.3971, 3.3191, -1.3927, -1.9948), 1),

@@ -1,30 +1,26 @@
-"""Reads the model version from the trained artifact (the contract in TEAM.md)."""
+"""Reads the model version from the trained artifact, through the artifact contract."""
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
+import contract
 from infra.errors import ConfigError
-
-# Used as an image tag and a build argument: the Docker tag alphabet, at most 128 characters.
-_VERSION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 def read_model_version(model_dir: Path) -> str:
-    """`model_version` from `<model_dir>/metadata.json`; ConfigError if absent or malformed."""
-    path = model_dir / "metadata.json"
+    """`model_version` from `<model_dir>/metadata.json`; ConfigError if absent or malformed.
+
+    Only the header is read (format and version): the image build that follows copies the
+    whole artifact, and the service verifies the rest when it starts.
+    """
     try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        return contract.read_header(model_dir).model_version
+    except contract.ArtifactMissingError as error:
         raise ConfigError(
-            f"model artifact not found: {path} does not exist. Train first (`make train`) "
-            "or point config modelDir at an artifact directory."
+            f"model artifact not found: {error}; if it lives elsewhere, point config modelDir at it"
         ) from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"model artifact unreadable: {path}: {exc}") from None
-    version = metadata.get("model_version") if isinstance(metadata, dict) else None
-    if not isinstance(version, str) or not _VERSION.match(version):
-        raise ConfigError(f"model artifact invalid: {path} has no usable 'model_version'")
-    return version
+    except contract.ArtifactUnreadableError as error:
+        raise ConfigError(f"model artifact unreadable: {error}") from None
+    except contract.ArtifactError as error:
+        raise ConfigError(f"model artifact invalid: {error}") from None

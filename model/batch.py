@@ -22,8 +22,9 @@ from typing import Any, TextIO
 import numpy as np
 from tqdm import tqdm
 
+from contract import CLASS_LABELS, CLASS_NAMES, FEATURES
 from model.artifact import load_artifact
-from model.config import BATCH_CHUNK_ROWS, CLASS_LABELS, CLASS_NAMES, FEATURES, POSITIVE_CLASS
+from model.config import BATCH_CHUNK_ROWS, POSITIVE_CLASS
 from model.data import describe_bad_number, parse_finite, read_csv_rows
 from model.errors import DataError
 

@@ -1,38 +1,61 @@
-"""One training run end to end: validate, split, fit, evaluate, gate, export, write."""
+"""One training run end to end: validate, split, fit, evaluate, gate, export, then write.
+
+`train_candidate` does everything but the write, so a caller can judge the candidate first
+(against the serving champion, `python -m model train --champion`) and write it only then.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
-from model.artifact import write_artifact
-from model.card import render_model_card
-from model.config import (
-    ARTIFACT_FORMAT_VERSION,
-    CLASS_LABELS,
-    CLASS_NAMES,
-    FEATURES,
+from sklearn.pipeline import Pipeline
+
+import contract
+from contract import (
+    ONNX_FILE,
     ONNX_INPUT,
     ONNX_LABEL_OUTPUT,
     ONNX_PROBABILITY_OUTPUT,
-    ONNX_PROBABILITY_TOLERANCE,
-    ONNX_TARGET_OPSET,
-    TrainConfig,
+    PIPELINE_FILE,
+    ArtifactCore,
+    ArtifactMetadata,
+    DataInfo,
+    Metrics,
+    OnnxInfo,
+    QualityGate,
 )
+from model.artifact import dump_pipeline
+from model.card import render_model_card
+from model.config import ONNX_TARGET_OPSET, TrainConfig
 from model.data import load_dataset
 from model.errors import QualityGateError
 from model.evaluate import check_quality_gate, cross_validation, evaluate
 from model.export import check_parity, to_onnx_bytes
 from model.metadata import git_commit, library_versions, model_version, utc_now
-from model.train import fit, split_dataset
+from model.served import ServedModel, served_from_onnx
+from model.stats import feature_stats
+from model.train import Split, fit, split_dataset
 
 
-def train_artifact(data_path: Path, out_dir: Path, config: TrainConfig) -> dict[str, Any]:
-    """Train on `data_path` and write the artifact to `out_dir`; return its metadata.
+@dataclass(frozen=True)
+class Candidate:
+    """A trained model that passed the gate and the export check, not yet written."""
 
-    Raises DataError, QualityGateError or ExportError before anything is written.
-    """
+    pipeline: Pipeline
+    pipeline_bytes: bytes
+    onnx_bytes: bytes
+    metadata: ArtifactMetadata
+    split: Split
+
+    def served(self) -> ServedModel:
+        """The candidate as the service would run it: its model.onnx, not yet written."""
+        core = ArtifactCore.model_validate(self.metadata.model_dump())
+        return served_from_onnx(self.onnx_bytes, core, "this run")
+
+
+def train_candidate(data_path: Path, config: TrainConfig) -> Candidate:
+    """Train on `data_path`; raise DataError, QualityGateError or ExportError on failure."""
     dataset = load_dataset(data_path, min_rows_per_class=config.min_rows_per_class)
     split = split_dataset(dataset, config)
     trained = fit(split, config)
@@ -44,54 +67,67 @@ def train_artifact(data_path: Path, out_dir: Path, config: TrainConfig) -> dict[
         raise QualityGateError("quality gate failed: " + "; ".join(failures))
 
     onnx_bytes = to_onnx_bytes(trained.pipeline)
-    gap = check_parity(trained.pipeline, onnx_bytes, dataset.features)
+    parity = check_parity(trained.pipeline, onnx_bytes, dataset.features)
+    pipeline_bytes = dump_pipeline(trained.pipeline)
 
     created_at = utc_now()
     commit = git_commit()
-    metadata: dict[str, Any] = {
-        "format_version": ARTIFACT_FORMAT_VERSION,
-        "model_version": model_version(created_at, commit),
-        "created_at": created_at.isoformat().replace("+00:00", "Z"),
-        "git_commit": commit,
-        "features": list(FEATURES),
-        "classes": [
-            {"value": value, "name": CLASS_NAMES[value], "label": CLASS_LABELS[value]}
-            for value in sorted(CLASS_NAMES)
-        ],
-        "data": {
-            "file": data_path.name,
-            "sha256": dataset.sha256,
-            "rows": dataset.rows,
-            "class_counts": dataset.class_counts(),
-            "duplicates_removed": split.duplicates_removed,
-            "unique_rows": dataset.rows - split.duplicates_removed,
-            "train_rows": len(split.y_train),
-            "test_rows": len(split.y_test),
-            "split": "exact duplicates removed, then stratified holdout",
-        },
-        "hyperparameters": {
+    metadata = ArtifactMetadata(
+        model_version=model_version(created_at, commit),
+        created_at=created_at.isoformat().replace("+00:00", "Z"),
+        git_commit=commit,
+        data=DataInfo(
+            file=data_path.name,
+            sha256=dataset.sha256,
+            rows=dataset.rows,
+            class_counts=dataset.class_counts(),
+            duplicates_removed=split.duplicates_removed,
+            unique_rows=dataset.rows - split.duplicates_removed,
+            train_rows=len(split.y_train),
+            test_rows=len(split.y_test),
+            split="exact duplicates removed, then stratified holdout",
+        ),
+        feature_stats=feature_stats(split.x_train),
+        hyperparameters={
             **trained.best_params,
             "kernel": "rbf",
             "calibration": "sigmoid",
             "search_score_neg_log_loss": trained.search_score,
             **{key: value for key, value in asdict(config).items() if not key.startswith("min_")},
         },
-        "quality_gate": {
-            "min_accuracy": config.min_accuracy,
-            "min_roc_auc": config.min_roc_auc,
+        quality_gate=QualityGate(min_accuracy=config.min_accuracy, min_roc_auc=config.min_roc_auc),
+        metrics=Metrics(holdout=holdout, cv=cv),
+        onnx=OnnxInfo(
+            input=ONNX_INPUT,
+            label_output=ONNX_LABEL_OUTPUT,
+            probability_output=ONNX_PROBABILITY_OUTPUT,
+            opset=ONNX_TARGET_OPSET,
+            parity=parity,
+        ),
+        versions=library_versions(),
+        files={
+            PIPELINE_FILE: contract.sha256_bytes(pipeline_bytes),
+            ONNX_FILE: contract.sha256_bytes(onnx_bytes),
         },
-        "metrics": {"holdout": holdout, "cv": cv},
-        "onnx": {
-            "input": ONNX_INPUT,
-            "label_output": ONNX_LABEL_OUTPUT,
-            "probability_output": ONNX_PROBABILITY_OUTPUT,
-            "opset": ONNX_TARGET_OPSET,
-            "parity_rows": dataset.rows,
-            "parity_tolerance": ONNX_PROBABILITY_TOLERANCE,
-            "max_probability_gap": gap,
-        },
-        "versions": library_versions(),
-    }
-    return write_artifact(
-        out_dir, trained.pipeline, onnx_bytes, metadata, render_model_card(metadata)
     )
+    return Candidate(trained.pipeline, pipeline_bytes, onnx_bytes, metadata, split)
+
+
+def write_candidate(candidate: Candidate, out_dir: Path) -> None:
+    """Write the candidate's artifact directory atomically (the contract's write)."""
+    contract.write_artifact(
+        out_dir,
+        candidate.metadata,
+        {PIPELINE_FILE: candidate.pipeline_bytes, ONNX_FILE: candidate.onnx_bytes},
+        render_model_card(candidate.metadata),
+    )
+
+
+def train_artifact(data_path: Path, out_dir: Path, config: TrainConfig) -> ArtifactMetadata:
+    """Train on `data_path` and write the artifact to `out_dir`; return its metadata.
+
+    Raises DataError, QualityGateError or ExportError before anything is written.
+    """
+    candidate = train_candidate(data_path, config)
+    write_candidate(candidate, out_dir)
+    return candidate.metadata

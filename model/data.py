@@ -9,7 +9,6 @@ Every problem is reported as one `DataError` naming the file, the line and the p
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from model.config import CLASS_NAMES, FEATURES, TARGET
+from contract import CLASS_NAMES, FEATURES, sha256_file
+from model.config import TARGET
 from model.errors import DataError
 
 COLUMNS = (*FEATURES, TARGET)
@@ -61,15 +61,6 @@ def describe_bad_number(text: str) -> str:
     except ValueError:
         return f"is not a number: {text!r}"
     return f"is not finite: {text!r}"
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -134,7 +125,7 @@ def load_dataset(path: Path, min_rows_per_class: int = 1) -> Dataset:
         raise DataError(f"{path}: file is empty (no data rows)")
     dataset = Dataset(
         path=path,
-        sha256=file_sha256(path),
+        sha256=sha256_file(path),
         features=np.asarray(features, dtype=np.float64),
         labels=np.asarray(labels, dtype=np.int64),
     )

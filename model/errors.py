@@ -23,3 +23,9 @@ class QualityGateError(ModelError):
     """The trained model scored below the configured thresholds."""
 
     exit_code = 2
+
+
+class RegressionError(ModelError):
+    """The challenger scored worse than the champion beyond the comparison's tolerances."""
+
+    exit_code = 4

@@ -22,7 +22,8 @@ from sklearn.metrics import (
 from sklearn.model_selection import StratifiedKFold, cross_validate
 from sklearn.pipeline import Pipeline
 
-from model.config import CLASS_NAMES, POSITIVE_CLASS, TrainConfig
+from contract import CLASS_NAMES
+from model.config import POSITIVE_CLASS, TrainConfig
 
 CLASS_VALUES = sorted(CLASS_NAMES)
 

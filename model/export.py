@@ -11,14 +11,16 @@ from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.pipeline import Pipeline
 
-from model.config import (
+from contract import (
+    FEATURES,
     ONNX_INPUT,
     ONNX_LABEL_OUTPUT,
     ONNX_PROBABILITY_OUTPUT,
-    ONNX_PROBABILITY_TOLERANCE,
-    ONNX_TARGET_OPSET,
+    ParityReport,
 )
+from model.config import ONNX_TARGET_OPSET, POSITIVE_CLASS
 from model.errors import ExportError
+from model.parity import judge_parity, probability_tolerance
 
 
 def to_onnx_bytes(pipeline: Pipeline) -> bytes:
@@ -29,7 +31,7 @@ def to_onnx_bytes(pipeline: Pipeline) -> bytes:
         warnings.filterwarnings("ignore", message=r"Attribute `prob[AB]_` was deprecated")
         onnx_model = to_onnx(
             pipeline,
-            initial_types=[(ONNX_INPUT, FloatTensorType([None, 4]))],
+            initial_types=[(ONNX_INPUT, FloatTensorType([None, len(FEATURES)]))],
             options={id(pipeline): {"zipmap": False}},
             target_opset=ONNX_TARGET_OPSET,
         )
@@ -49,26 +51,19 @@ def onnx_session(onnx_bytes: bytes) -> ort.InferenceSession:
     return ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
 
 
-def check_parity(pipeline: Pipeline, onnx_bytes: bytes, features: npt.NDArray[np.float64]) -> float:
-    """Raise ExportError unless ONNX and sklearn agree on every row; return the max prob gap.
-
-    Labels must be identical and probabilities within ONNX_PROBABILITY_TOLERANCE.
-    """
+def check_parity(
+    pipeline: Pipeline, onnx_bytes: bytes, features: npt.NDArray[np.float64]
+) -> ParityReport:
+    """Raise ExportError unless ONNX and sklearn agree on every row (model/parity.py's rule)."""
     labels, probabilities = onnx_session(onnx_bytes).run(
         [ONNX_LABEL_OUTPUT, ONNX_PROBABILITY_OUTPUT],
         {ONNX_INPUT: features.astype(np.float32)},
     )
-    expected_labels = pipeline.predict(features)
-    mismatched = np.flatnonzero(labels != expected_labels)
-    if mismatched.size:
-        raise ExportError(
-            f"ONNX export disagrees with the pipeline on {mismatched.size} of {len(features)} "
-            f"rows (first: row {mismatched[0]})"
-        )
-    gap = float(np.max(np.abs(probabilities - pipeline.predict_proba(features))))
-    if gap > ONNX_PROBABILITY_TOLERANCE:
-        raise ExportError(
-            f"ONNX probabilities differ from the pipeline's by up to {gap:.2e} "
-            f"(tolerance {ONNX_PROBABILITY_TOLERANCE:.0e})"
-        )
-    return gap
+    return judge_parity(
+        expected_labels=pipeline.predict(features),
+        onnx_labels=labels,
+        expected_probabilities=pipeline.predict_proba(features),
+        onnx_probabilities=probabilities.astype(np.float64),
+        tolerance=probability_tolerance(pipeline, features),
+        positive_column=list(pipeline.classes_).index(POSITIVE_CLASS),
+    )

@@ -8,7 +8,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "ruff check";          "$bin/ruff" check .
 step "ruff format --check"; "$bin/ruff" format --check .
-step "mypy (strict: model, api, infra)"; "$bin/mypy"
+step "mypy (strict: contract, model, api, infra)"; "$bin/mypy"
 step "hadolint Dockerfile"; "$bin/hadolint" Dockerfile
 step "actionlint";          bash scripts/actionlint.sh
 step "zizmor";              bash scripts/zizmor.sh

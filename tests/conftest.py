@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from contract import METADATA_FILE
 from model.build import train_artifact
-from model.config import DATA_PATH, METADATA_FILE, TrainConfig
+from model.config import DATA_PATH, TrainConfig
 
 
 @pytest.fixture(scope="session")

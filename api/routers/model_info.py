@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from fastapi import APIRouter
 
@@ -13,28 +12,23 @@ from api.schemas import ModelInfo
 router = APIRouter(tags=["operations"])
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 @router.get("/model", response_model=ModelInfo, summary="Model version, provenance and metrics")
 async def model_info(predictor: PredictorDep) -> ModelInfo:
     """Version, creation time, metrics, training data hash, features and label convention."""
     artifact = predictor.artifact
     metadata = artifact.metadata
-    data = _dict(metadata.get("data"))
     return ModelInfo.model_validate(
         {
             "model_version": artifact.model_version,
             "created_at": artifact.created_at,
-            "git_commit": metadata.get("git_commit"),
+            "git_commit": metadata.git_commit,
             "features": list(artifact.features),
             "classes": [
                 {"value": c.value, "name": c.name, "label": c.label} for c in artifact.classes
             ],
-            "data_sha256": data.get("sha256"),
-            "data_rows": data.get("rows"),
+            "data_sha256": metadata.data.sha256,
+            "data_rows": metadata.data.rows,
             "onnx_sha256": hashlib.sha256(artifact.onnx_bytes).hexdigest(),
-            "metrics": _dict(metadata.get("metrics")),
+            "metrics": metadata.metrics.model_dump(),
         }
     )

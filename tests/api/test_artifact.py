@@ -15,6 +15,7 @@ from api.artifact import ArtifactError, load_artifact
 from api.config import Settings
 from api.lifespan import load_predictor
 from api.main import create_app
+from contract import FORMAT_VERSION
 
 
 def _edit_metadata(directory: Path, change: Callable[[dict[str, Any]], None]) -> None:
@@ -28,6 +29,7 @@ def test_trained_artifact_loads(artifact_dir: Path) -> None:
     artifact = load_artifact(artifact_dir)
     assert artifact.features == ("variance", "skewness", "curtosis", "entropy")
     assert [c.label for c in artifact.classes] == ["Goed bankbiljet", "Vals bankbiljet"]
+    assert artifact.metadata.format_version == FORMAT_VERSION
 
 
 def test_joblib_is_not_needed_to_serve(artifact_copy: Path) -> None:
@@ -60,7 +62,7 @@ def test_metadata_not_json(artifact_copy: Path) -> None:
         load_artifact(artifact_copy)
 
 
-@pytest.mark.parametrize("version", [None, 0, 2, "1"])
+@pytest.mark.parametrize("version", [None, 0, FORMAT_VERSION + 1, str(FORMAT_VERSION)])
 def test_unsupported_format_version(artifact_copy: Path, version: Any) -> None:
     _edit_metadata(artifact_copy, lambda m: m.__setitem__("format_version", version))
     with pytest.raises(ArtifactError, match="format_version"):

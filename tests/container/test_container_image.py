@@ -148,7 +148,7 @@ def test_image_holds_only_the_serving_code_and_model(image: str) -> None:
     )  # fmt: skip
     found, app_files, model_files = json.loads(result.stdout)
     assert found == []
-    assert app_files == ["api", "artifacts"]
+    assert app_files == ["api", "artifacts", "contract"]
     assert model_files == ["MODEL_CARD.md", "metadata.json", "model.onnx"]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from contract import FORMAT_VERSION
 from tests.infra.pulumi_harness import MODEL_VERSION, ProgramRun, run_app, run_program
 
 
@@ -17,7 +18,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("artifact") / "model"
     directory.mkdir()
     (directory / "metadata.json").write_text(
-        json.dumps({"format_version": 1, "model_version": MODEL_VERSION}), encoding="utf-8"
+        json.dumps({"format_version": FORMAT_VERSION, "model_version": MODEL_VERSION}),
+        encoding="utf-8",
     )
     return directory
 

@@ -4,39 +4,19 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from model.artifact import load_artifact
-from model.config import DATA_PATH, PROJECT_ROOT
-
-
-def run_model(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "model", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, text: str) -> None:
-    assert result.returncode == code, result.stderr
-    assert result.stderr.startswith("error: ")
-    assert text in result.stderr
-    assert result.stderr.count("\n") == 1, result.stderr
-    assert "Traceback" not in result.stderr
+from model.config import DATA_PATH
+from tests.model.cli_support import assert_one_line_error, run_model
 
 
 def test_help_lists_the_commands() -> None:
     result = run_model("--help")
     assert result.returncode == 0
-    for command in ("train", "evaluate", "predict"):
+    for command in ("train", "compare", "evaluate", "predict"):
         assert command in result.stdout
 
 
@@ -122,3 +102,12 @@ def test_predict_with_an_unwritable_output_is_one_line(artifact_dir: Path, tmp_p
     assert result.returncode == 1
     assert result.stderr.startswith("error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_a_usage_error_is_one_line_and_exit_code_1(tmp_path: Path) -> None:
+    # Not argparse's 2: that code means a failed quality gate here.
+    result = run_model("train", "--seed", "forty-two", "--out", str(tmp_path / "m"))
+    assert_one_line_error(result, 1, "argument --seed: invalid int value: 'forty-two'")
+    assert "python -m model train --help" in result.stderr
+    missing = run_model("compare", "--champion", str(tmp_path))
+    assert_one_line_error(missing, 1, "the following arguments are required: --challenger")

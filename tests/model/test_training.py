@@ -6,9 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contract import FEATURES, METADATA_FILE, MODEL_CARD_FILE, QUANTILE_KEYS
 from model.artifact import load_artifact
 from model.build import train_artifact
-from model.config import DATA_PATH, METADATA_FILE, MODEL_CARD_FILE, TrainConfig
+from model.config import DATA_PATH, TrainConfig
 from model.data import load_dataset
 from model.errors import QualityGateError
 from model.evaluate import check_quality_gate
@@ -41,9 +42,9 @@ def test_two_runs_give_identical_metrics_and_predictions(artifact_dir: Path, tmp
     again = tmp_path / "again"
     train_artifact(DATA_PATH, again, TrainConfig())
     first, second = load_artifact(artifact_dir), load_artifact(again)
-    assert first.metadata["metrics"] == second.metadata["metrics"]
-    assert first.metadata["hyperparameters"] == second.metadata["hyperparameters"]
-    assert first.metadata["model_version"] != second.metadata["model_version"]
+    assert first.metadata.metrics == second.metadata.metrics
+    assert first.metadata.hyperparameters == second.metadata.hyperparameters
+    assert first.metadata.model_version != second.metadata.model_version
     features = load_dataset(DATA_PATH).features
     np.testing.assert_array_equal(
         first.pipeline.predict_proba(features), second.pipeline.predict_proba(features)
@@ -96,3 +97,25 @@ def test_metadata_records_provenance(artifact_dir: Path, artifact_metadata) -> N
     assert "removed before the\nsplit" in card or "removed before the split" in card
     assert "| 1 | forged | Vals bankbiljet |" in card
     assert json.loads((artifact_dir / METADATA_FILE).read_text()) == meta
+
+
+def test_training_ranges_and_quantiles_describe_the_fitted_rows(
+    artifact_dir: Path, artifact_metadata
+) -> None:
+    split = split_dataset(load_dataset(DATA_PATH), TrainConfig())
+    recorded = artifact_metadata["feature_stats"]
+    assert recorded["rows"] == len(split.y_train) == artifact_metadata["data"]["train_rows"]
+    card = (artifact_dir / MODEL_CARD_FILE).read_text()
+    assert "## Training ranges" in card
+    for column, name in enumerate(FEATURES):
+        values = split.x_train[:, column]
+        stats = recorded["features"][name]
+        assert (stats["min"], stats["max"]) == (values.min(), values.max())
+        for key, value in stats["quantiles"].items():
+            assert value == pytest.approx(np.quantile(values, float(key)))
+        # The card lists every feature with its min, nine quantiles and max.
+        row = next(line for line in card.splitlines() if line.startswith(f"| {name} |"))
+        assert row.count("|") == 1 + 1 + len(QUANTILE_KEYS) + 2
+        assert f"{stats['min']:.4g}" in row
+    # The training split's range is not the whole file's: the holdout may reach beyond it.
+    assert recorded["features"]["curtosis"]["max"] <= load_dataset(DATA_PATH).features[:, 2].max()
