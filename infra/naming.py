@@ -92,7 +92,9 @@ def key_vault_name(label: str, subscription_id: str, generation: int = 1) -> str
     (purge protection keeps it, and the name, for 90 days). A later generation gives a new
     name, for starting afresh inside those 90 days.
     """
-    parts = (subscription_id, label) if generation == 1 else (subscription_id, label, str(generation))
+    parts = (
+        (subscription_id, label) if generation == 1 else (subscription_id, label, str(generation))
+    )
     return f"kv{_alnum(label, 24 - 2 - 9)}-{short_hash(*parts)}"
 
 

@@ -137,7 +137,9 @@ class DeployerAccess(pulumi.ComponentResource):
         return authorization.RoleDefinition(
             name,
             # A custom role's name is a GUID; derive it so re-running finds the same role.
-            role_definition_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self._subscription}/{role_name}")),
+            role_definition_id=str(
+                uuid.uuid5(uuid.NAMESPACE_URL, f"{self._subscription}/{role_name}")
+            ),
             # Custom role names are unique per tenant; the subscription keeps them apart.
             role_name=role_name,
             description=description,

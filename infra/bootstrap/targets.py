@@ -35,18 +35,14 @@ class Target:
     initialises_backend: bool = False  # may write .pulumi/meta.yaml (the first login does)
 
 
-def targets(
-    project: str, repository: str, branch: str, environment: str
-) -> tuple[Target, ...]:
+def targets(project: str, repository: str, branch: str, environment: str) -> tuple[Target, ...]:
     """The deploy and pull-request targets for this repository."""
     dev_group = naming.target_group_name(project, "dev")
     return (
         Target(
             key="deploy",
             variable="AZURE_CLIENT_ID",
-            subjects={
-                f"environment-{environment}": f"repo:{repository}:environment:{environment}"
-            },
+            subjects={f"environment-{environment}": f"repo:{repository}:environment:{environment}"},
             group=dev_group,
             stacks=("dev",),
             initialises_backend=True,
