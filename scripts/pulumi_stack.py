@@ -2,6 +2,7 @@
 
     python scripts/pulumi_stack.py prepare STACK [--create]
     python scripts/pulumi_stack.py destroy STACK
+    python scripts/pulumi_stack.py list
 
 Used by every workflow job that runs Pulumi and by scripts/stack.sh, from the repository root,
 after `az login`, with PULUMI_BACKEND_URL, PULUMI_SECRETS_PROVIDER and
@@ -47,8 +48,8 @@ class StackError(Exception):
     """A failure to report as one line on stderr."""
 
 
-def pulumi(*args: str, capture: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the pulumi CLI; its output is captured (and then echoed) or streamed."""
+def pulumi(*args: str, capture: bool = True, echo: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the pulumi CLI; its output is captured (and echoed unless told not to) or streamed."""
     try:
         result = subprocess.run(  # noqa: S603 - fixed program, arguments from this script
             ["pulumi", *args],  # noqa: S607 - the CLI from PATH is the point
@@ -58,7 +59,7 @@ def pulumi(*args: str, capture: bool = True) -> subprocess.CompletedProcess[str]
         )
     except FileNotFoundError:
         raise StackError("the pulumi CLI is not installed") from None
-    if capture:
+    if capture and echo:
         sys.stdout.write(result.stdout)
         sys.stderr.write(result.stderr)
     return result
@@ -80,26 +81,35 @@ def login() -> None:
             "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER must be true: without it an existing "
             "stack falls back to the passphrase manager"
         )
-    if pulumi("login", url).returncode != 0:
+    # Its chatter goes to stderr, so that `list` prints nothing but stack names.
+    result = pulumi("login", url, echo=False)
+    sys.stderr.write(result.stdout + result.stderr)
+    if result.returncode != 0:
         raise StackError(
             f"cannot log in to {url}: is `az login` done, and has dev been deployed from main "
             "once (the first login creates .pulumi/meta.yaml; README, First deploy)?"
         )
 
 
+def stack_names() -> list[str]:
+    """The current project's stacks in the backend (names without organization/project)."""
+    result = pulumi("stack", "ls", "--json", capture=True, echo=False)
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr)
+        raise StackError("cannot list the stacks in the backend")
+    return [str(s.get("name", "")).split("/")[-1] for s in json.loads(result.stdout or "[]")]
+
+
 def exists(stack: str) -> bool:
     """Whether the current project has a stack of that name in the backend."""
-    result = pulumi("stack", "ls", "--json")
-    if result.returncode != 0:
-        raise StackError("cannot list the stacks in the backend")
-    names = [str(s.get("name", "")).split("/")[-1] for s in json.loads(result.stdout or "[]")]
-    return stack in names
+    return stack in stack_names()
 
 
 def deployment(stack: str) -> dict[str, Any]:
     """The stack's state (`pulumi stack export`, secrets left encrypted)."""
-    result = pulumi("stack", "export", "--stack", stack)
+    result = pulumi("stack", "export", "--stack", stack, echo=False)
     if result.returncode != 0:
+        sys.stderr.write(result.stderr)
         raise StackError(f"cannot export stack {stack}")
     exported: dict[str, Any] = json.loads(result.stdout or "{}")
     state: dict[str, Any] = exported.get("deployment") or {}
@@ -178,9 +188,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     prep.add_argument("--create", action="store_true", help="create the stack if missing")
     gone = commands.add_parser("destroy", help="destroy and remove the stack")
     gone.add_argument("stack")
+    commands.add_parser("list", help="print the project's stacks, one a line")
     args = parser.parse_args(argv)
     try:
-        if args.command == "prepare":
+        if args.command == "list":
+            login()
+            print("\n".join(stack_names()))
+        elif args.command == "prepare":
             found = prepare(args.stack, may_create=args.create)
             github_output("exists", "true" if found else "false")
             if not found:
