@@ -38,7 +38,7 @@ EXECUTED_SCRIPTS = ("pr_gate.py", "pulumi_stack.py", "pr_stack_sweep.py")
 PULUMI_VERSION = "3.272.0"
 COMMITTED = ("Pulumi.yaml", "Pulumi.dev.yaml")
 
-FAKE_GH = '''
+FAKE_GH = """
 import json, os, sys
 state_file = os.environ["FAKE_GH_STATE"]
 state = json.load(open(state_file))
@@ -61,7 +61,7 @@ elif args[:1] == ["api"]:
 json.dump(state, open(state_file, "w"))
 print(out)
 sys.exit(code)
-'''
+"""
 
 
 def pr_json(
@@ -317,9 +317,7 @@ def _run_step(
             check=False,
         )
         outcome = "success" if result.returncode == 0 else "failure"
-        return StepRun(
-            name, outcome, True, _read_outputs(output), result.stdout + result.stderr
-        )
+        return StepRun(name, outcome, True, _read_outputs(output), result.stdout + result.stderr)
     if uses.startswith("pulumi/actions@"):
         inputs = _with_inputs(step, context)
         if "command" not in inputs:

@@ -123,6 +123,8 @@ class Event:
     fail: set[str] = field(default_factory=set)
     sha: str = PUSH_SHA
     vars: dict[str, str] = field(default_factory=lambda: dict(VARS))
+    # Outputs of jobs that succeed, by "file:job" (their steps are not simulated here).
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def context(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """The expression contexts a job condition can read."""
@@ -247,7 +249,12 @@ def simulate(
             )
             key = f"{prefix}{file}:{name}"
             job = jobs[name]
-            if not condition_holds(job.get("if"), event.context(inputs), status):
+            context = event.context(inputs)
+            context["needs"] = {
+                n: {"result": own[n], "outputs": event.outputs.get(f"{file}:{n}", {})}
+                for n in _needs(job)
+            }
+            if not condition_holds(job.get("if"), context, status):
                 own[name] = results[key] = "skipped"
                 continue
             callee = called_file(job)
@@ -259,6 +266,23 @@ def simulate(
             else:
                 own[name] = results[key] = "failure" if key in event.fail else "success"
     return results
+
+
+def check_runs(workflows: Mapping[str, Mapping[str, Any]], event: Event) -> dict[str, str]:
+    """The check runs an event creates, by check name: a job's `name` (a called workflow's job
+    as "<caller> / <callee>"), and its conclusion, where a skipped job reports "success"
+    (docs.github.com "Using conditions to control job execution")."""
+    checks: dict[str, str] = {}
+    for file, workflow in workflows.items():
+        if not is_triggered(workflow, event):
+            continue
+        for key, result in simulate(workflows, file, event).items():
+            names = []
+            for part in key.split(">"):
+                part_file, job_id = part.split(":")
+                names.append(workflows[part_file]["jobs"][job_id].get("name", job_id))
+            checks[" / ".join(names)] = "success" if result == "skipped" else result
+    return checks
 
 
 def ran(results: Mapping[str, str]) -> set[str]:

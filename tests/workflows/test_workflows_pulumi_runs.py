@@ -199,7 +199,11 @@ def test_no_update_once_the_pr_no_longer_wants_its_stack(
     # The event payload still says open and labelled: it is as old as the run.
     world.set_pr(7, *answers)
     job = run_job(
-        workflows["deploy.yml"], "pr-stack", pull_request(7, labels=("preview-stack",)), world, MODEL
+        workflows["deploy.yml"],
+        "pr-stack",
+        pull_request(7, labels=("preview-stack",)),
+        world,
+        MODEL,
     )
     assert job.ok, why
     assert job.outcome("pulumi up") == "skipped", why
@@ -222,7 +226,11 @@ def test_pr_stacks_deploy_into_the_pr_group_at_the_pr_head_commit(
 ) -> None:
     world.set_pr(7, pr_json(7))
     job = run_job(
-        workflows["deploy.yml"], "pr-stack", pull_request(7, labels=("preview-stack",)), world, MODEL
+        workflows["deploy.yml"],
+        "pr-stack",
+        pull_request(7, labels=("preview-stack",)),
+        world,
+        MODEL,
     )
     assert job.ok, job.log()
     config = (world.root / "config-pr-7.json").read_text()
