@@ -41,11 +41,20 @@ from typing import Any
 
 LOCKED = "the stack is currently locked"
 LOCK_RETRY_SECONDS = 30.0
-LOCK_WAIT_SECONDS = 60 * 60.0  # a pulumi up of this project takes well under an hour
+# Longer than the longest job that can hold a stack's lock (the update jobs time out at 75
+# minutes), so a destroy queued behind a running update always gets its turn.
+LOCK_WAIT_SECONDS = 80 * 60.0
 
 
 class StackError(Exception):
     """A failure to report as one line on stderr."""
+
+
+class StackLockedError(StackError):
+    """Another run holds the stack's lock, and we were not to wait for it."""
+
+
+LOCKED_EXIT = 3  # `destroy --no-wait` of a stack another run holds
 
 
 def pulumi(*args: str, capture: bool = True, echo: bool = True) -> subprocess.CompletedProcess[str]:
@@ -165,8 +174,10 @@ def destroy(stack: str, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> None:
         result = pulumi("destroy", "--yes", "--remove", "--stack", stack)
         if result.returncode == 0:
             return
-        if LOCKED not in result.stdout + result.stderr or time.monotonic() >= deadline:
+        if LOCKED not in result.stdout + result.stderr:
             raise StackError(f"pulumi destroy of {stack} failed")
+        if time.monotonic() >= deadline:
+            raise StackLockedError(f"stack {stack} is still locked by another run; not destroyed")
         print(f"stack {stack} is locked by another run; retrying in {LOCK_RETRY_SECONDS:.0f} s")
         time.sleep(LOCK_RETRY_SECONDS)
 
@@ -188,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     prep.add_argument("--create", action="store_true", help="create the stack if missing")
     gone = commands.add_parser("destroy", help="destroy and remove the stack")
     gone.add_argument("stack")
+    gone.add_argument(
+        "--no-wait", action="store_true", help=f"exit {LOCKED_EXIT} if another run holds it"
+    )
     commands.add_parser("list", help="print the project's stacks, one a line")
     args = parser.parse_args(argv)
     try:
@@ -200,7 +214,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not found:
                 print(f"no deployed stack {args.stack}")
         else:
-            destroy(args.stack)
+            destroy(args.stack, wait_seconds=0.0 if args.no_wait else LOCK_WAIT_SECONDS)
+    except StackLockedError as exc:
+        print(f"pulumi_stack: {exc}", file=sys.stderr)
+        return LOCKED_EXIT
     except StackError as exc:
         print(f"pulumi_stack: {exc}", file=sys.stderr)
         return 1

@@ -6,7 +6,8 @@ The scheduled backstop of "MLOps workflow - Remove PR Stack": that workflow runs
 closes, but a destroy can fail, and a run that started before the PR closed could still have
 updated the stack. This lists the app's stacks, asks the GitHub API about each pr-<number>'s
 pull request (.github/scripts/pr_gate.py decides), and destroys the ones no PR wants any more
-with scripts/pulumi_stack.py (which waits for a running update's lock). Needs `az login`, the
+with scripts/pulumi_stack.py; a stack another run holds (a cleanup destroying it right now) is
+left for the next sweep rather than waited for. Needs `az login`, the
 Pulumi CLI, `gh` with a token that may read pull requests, and the environment
 scripts/pulumi_stack.py needs. It stops starting new destroys after --max-minutes, so a job
 timeout never cuts one off; the next sweep takes the rest.
@@ -29,6 +30,7 @@ from pr_gate import decide
 ROOT = Path(__file__).resolve().parents[2]
 STACK_SCRIPT = ROOT / "scripts" / "pulumi_stack.py"
 PR_STACK = re.compile(r"^pr-(?P<number>[1-9][0-9]*)$")
+LOCKED_EXIT = 3  # scripts/pulumi_stack.py destroy --no-wait: another run holds the stack
 
 
 def stacks() -> list[str]:
@@ -76,9 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"::notice::{stack} left for the next sweep (time budget used up)")
             continue
         destroyed = subprocess.run(  # noqa: S603 - this repository's own script
-            [sys.executable, str(STACK_SCRIPT), "destroy", stack], check=False
+            [sys.executable, str(STACK_SCRIPT), "destroy", "--no-wait", stack], check=False
         )
-        if destroyed.returncode != 0:
+        if destroyed.returncode == LOCKED_EXIT:
+            print(f"::notice::{stack} is locked by another run; left for the next sweep")
+        elif destroyed.returncode != 0:
             print(f"::error::could not destroy {stack}")
             failed.append(stack)
     return 1 if failed else 0

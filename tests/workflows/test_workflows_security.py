@@ -205,7 +205,9 @@ def test_every_job_has_a_timeout(workflows: dict[str, dict[str, Any]]) -> None:
     for file, name, job in step_jobs(workflows):
         timeout = job.get("timeout-minutes")
         assert isinstance(timeout, int), f"{file}:{name}"
-        assert 0 < timeout <= 90, f"{file}:{name}"
+        # Bounded, and far below GitHub's 360-minute default; the Pulumi jobs' lower bounds are
+        # in test_workflows_pr_stack_lifecycle.py.
+        assert 0 < timeout <= 120, f"{file}:{name}"
 
 
 def test_every_action_is_pinned_to_a_commit_with_its_version() -> None:
