@@ -225,8 +225,8 @@ class DeployerAccess(pulumi.ComponentResource):
     def _assign(
         self, who: str, principal_id: pulumi.Input[str], service: bool, grants: list[Grant]
     ) -> None:
-        # Setting the type lets ARM accept a managed identity Entra ID has not replicated yet;
-        # a developer may be a user or a group, so theirs is left for Azure to look up.
+        # Setting the type lets ARM accept a managed identity Entra ID has not replicated yet.
+        # Developers are users, the type the SDK and ARM assume when none is given.
         principal_type = authorization.PrincipalType.SERVICE_PRINCIPAL if service else None
         self.assignments += [
             authorization.RoleAssignment(
