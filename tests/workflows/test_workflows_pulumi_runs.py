@@ -23,10 +23,12 @@ from typing import Any
 import pytest
 
 from tests import pulumi_cli
+from tests.workflows.expressions import interpolate
 from tests.workflows.jobrun import World, pr_json, pulumi_action, run_job
 from tests.workflows.pipeline import (
     HEAD_SHA,
     MERGE_SHA,
+    PUSH_SHA,
     ROOT,
     VARS,
     load_workflows,
@@ -240,3 +242,21 @@ def test_pr_stacks_deploy_into_the_pr_group_at_the_pr_head_commit(
     up = next(line for line in pulumi_cli.calls(world.backend) if line.startswith("up "))
     assert up.endswith(f"GIT_COMMIT={HEAD_SHA}")
     assert MERGE_SHA not in up
+
+
+@pytest.mark.parametrize(
+    ("event", "commit"),
+    [(pull_request(7), HEAD_SHA), (push(), PUSH_SHA)],
+)
+def test_the_commit_in_model_versions_images_and_tags_is_the_pushed_one(
+    workflows: dict[str, dict[str, Any]], event: Any, commit: str
+) -> None:
+    # model/metadata.py and infra/config.py read GIT_COMMIT before GITHUB_SHA; on a pull
+    # request GITHUB_SHA is the test merge commit (docs.github.com "Events that trigger
+    # workflows", pull_request), so both stages set GIT_COMMIT to the PR's head.
+    context = event.context({})
+    train_env = workflows["train.yml"]["jobs"]["train"]["env"]
+    assert interpolate(train_env["GIT_COMMIT"], context) == commit
+    deploy_env = workflows["deploy.yml"]["env"]
+    assert interpolate(deploy_env["GIT_COMMIT"], context) == commit
+    assert context["github"]["sha"] != commit or event.name == "push"
