@@ -16,13 +16,13 @@ provider (its main.ts hands `secretsProvider` to LocalWorkspace, whose `createSt
 `--secrets-provider`; `selectStack` does not). CI never commits that file, so on every later run
 the file has no provider and a DIY backend falls back to the passphrase manager, which stops
 with "passphrase must be set with PULUMI_CONFIG_PASSPHRASE ...". With
-PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=true (pulumi/pulumi#17387) the CLI takes the manager
-recorded in the stack's state instead, which is the Key Vault one once the stack's first update
-has written state. One gap remains: `stack init` writes an empty checkpoint without a secrets
-manager (diy `CreateStack` saves an empty deployment), so a stack whose first update never got
-as far as writing state has nothing to fall back to. Such a stack holds no resources and no
-secrets, so `prepare --create` removes and re-creates it with the Key Vault provider; a job that
-must not create (the preview of dev) reports it as missing.
+PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=true the CLI takes the manager recorded in the stack's
+state instead; `stack init` records it there from the start (pkg/cmd/pulumi/stack/io.go
+`CreateStack` sends it as the initial state, since v3.135.0, pulumi/pulumi#17387). So every job
+creates its stacks here, with the Key Vault provider, and never through pulumi/actions'
+`upsert`. A stack whose state records no manager (made by an older CLI) and holds no resources
+is removed and re-created by `prepare --create`; a job that must not create (the preview of dev)
+reports it as missing.
 
 `destroy` retries while another run holds the stack's lock, so a destroy that starts while a
 `pulumi up` of the same stack is running waits for it instead of failing.
@@ -147,9 +147,9 @@ def prepare(stack: str, *, may_create: bool) -> bool:
                 "(`pulumi stack change-secrets-provider`)"
             )
         if not may_create:
-            print(f"stack {stack} exists but was never deployed; treating it as missing")
+            print(f"stack {stack} has no secrets manager and no resources; treating it as missing")
             return False
-        print(f"stack {stack} was created but never deployed; re-creating it with Key Vault")
+        print(f"stack {stack} has no secrets manager and no resources; re-creating it")
         if pulumi("stack", "rm", "--yes", stack).returncode != 0:
             raise StackError(f"cannot remove the empty stack {stack}")
     elif not may_create:
@@ -165,7 +165,7 @@ def destroy(stack: str, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> None:
         print(f"no stack {stack}: nothing to remove")
         return
     if not deployment(stack).get("resources"):
-        # Never deployed: nothing to destroy, and no secrets manager to load for a destroy.
+        # Never deployed: nothing to destroy (and an old stack may have no manager to load).
         if pulumi("stack", "rm", "--yes", stack).returncode != 0:
             raise StackError(f"cannot remove stack {stack}")
         return

@@ -4,11 +4,11 @@ DIY (blob) backend, for tests that run the workflows' and scripts' Pulumi comman
 The real CLI cannot be installed here. What matters for these tests is modelled on its source
 (pulumi/pulumi), and nothing else is:
 
-- `stack init --secrets-provider P` writes an empty checkpoint, without a secrets manager
-  (pkg/backend/diy/backend.go `CreateStack`: `saveStack(ctx, ref, apitype.TypedDeployment{})`),
-  and writes `secretsprovider` and `encryptedkey` into the local Pulumi.<stack>.yaml
-  (pkg/secrets/cloud/manager.go `NewCloudSecretsManager` fills the ProjectStack, which the
-  command saves).
+- `stack init --secrets-provider P` records the new secrets manager in the stack's initial state
+  (pkg/cmd/pulumi/stack/io.go `CreateStack`: "we'll send it off to the backend as part of the
+  initial state", since v3.135.0, pulumi/pulumi#17387), and writes `secretsprovider` and
+  `encryptedkey` into the local Pulumi.<stack>.yaml (pkg/secrets/cloud/manager.go
+  `NewCloudSecretsManager` fills the ProjectStack, which the command saves).
 - `stack select` changes nothing but the workspace's current stack.
 - Every engine operation (preview, up, refresh, destroy) loads the secrets manager with
   `SecretsManagerLoader.GetSecretsManager` (pkg/cmd/pulumi/stack/secrets.go): the config file's
@@ -171,11 +171,13 @@ class Cli:
         if provider and provider.startswith("azurekeyvault://"):
             project_stack["secretsprovider"] = provider
             project_stack["encryptedkey"] = "wrapped-data-key"
+            recorded: dict[str, Any] = {"type": "cloud", "state": {"url": provider}}
         elif not self.has_passphrase():
             return self.fail(PROMPT_ERROR)
         else:
             project_stack["encryptionsalt"] = "v1:salt"
-        self.stacks[stack] = {"secrets_providers": None, "resources": 0, "locks": 0}
+            recorded = {"type": "passphrase", "state": {"salt": "v1:salt"}}
+        self.stacks[stack] = {"secrets_providers": recorded, "resources": 0, "locks": 0}
         self.save()
         self.write_project_stack(stack, project_stack)
         self.select(stack)

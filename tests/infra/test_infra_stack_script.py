@@ -212,22 +212,33 @@ def test_prepare_without_create_reports_a_missing_stack(
     assert not (cli / "stacks.json").exists()  # nothing was created
 
 
-def test_a_stack_created_but_never_deployed_is_recreated_with_key_vault(cli: Path) -> None:
+def test_an_empty_stack_without_a_secrets_manager_is_recreated_with_key_vault(cli: Path) -> None:
     from scripts import pulumi_stack
 
-    # `stack init` succeeded, the first `up` died before writing state: the checkpoint records
-    # no secrets manager, so the state has nothing to fall back to.
-    assert pulumi_stack.main(["prepare", "t-empty", "--create"]) == 0
-    Path("Pulumi.t-empty.yaml").unlink()  # the next job's fresh checkout
-    assert stacks_in(cli)["t-empty"]["secrets_providers"] is None
-    assert pulumi_stack.main(["prepare", "t-empty"]) == 0  # no create: counts as missing
-    assert pulumi_stack.main(["prepare", "t-empty", "--create"]) == 0
+    # A stack made by a CLI older than v3.135 records no secrets manager in its state, so
+    # there is nothing to fall back to; it holds no resources, so it can simply be re-made.
+    (cli).mkdir(parents=True, exist_ok=True)
+    (cli / "stacks.json").write_text(
+        json.dumps({"t-old": {"secrets_providers": None, "resources": 0, "locks": 0}})
+    )
+    assert pulumi_stack.main(["prepare", "t-old"]) == 0  # no create: counts as missing
+    assert pulumi_cli.calls(cli)[-1].startswith("stack export --stack t-old")
+    assert pulumi_stack.main(["prepare", "t-old", "--create"]) == 0
     calls = [c.split(" | ")[0] for c in pulumi_cli.calls(cli)]
-    assert "stack rm --yes t-empty" in calls
-    assert calls[-1] == f"stack init --secrets-provider {KEY_VAULT} t-empty"
-    result = subprocess.run(["pulumi", "up", "--yes", "--stack", "t-empty"], check=False)
+    assert "stack rm --yes t-old" in calls
+    assert calls[-1] == f"stack init --secrets-provider {KEY_VAULT} t-old"
+    Path("Pulumi.t-old.yaml").unlink()  # the next job's fresh checkout
+    result = subprocess.run(["pulumi", "up", "--yes", "--stack", "t-old"], check=False)
     assert result.returncode == 0
     assert pulumi_cli.operations(cli)[-1]["secrets_manager"] == KEY_VAULT
+
+
+def test_stack_init_records_the_key_vault_provider_in_the_state(cli: Path) -> None:
+    from scripts import pulumi_stack
+
+    assert pulumi_stack.main(["prepare", "t-new", "--create"]) == 0
+    state = stacks_in(cli)["t-new"]
+    assert state["secrets_providers"] == {"type": "cloud", "state": {"url": KEY_VAULT}}
 
 
 def test_prepare_refuses_to_run_without_the_fallback(
@@ -270,4 +281,4 @@ def test_destroy_of_a_never_deployed_stack_just_removes_it(cli: Path) -> None:
     Path("Pulumi.t-bare.yaml").unlink()
     assert pulumi_stack.main(["destroy", "t-bare"]) == 0
     assert "t-bare" not in stacks_in(cli)
-    assert pulumi_cli.operations(cli) == []  # no engine run, so no passphrase prompt
+    assert pulumi_cli.operations(cli) == []  # nothing to destroy: no engine run

@@ -86,7 +86,8 @@ def test_dev_lives_on_key_vault_from_first_deploy_to_destroy(
     world.set_pr(7, pr_json(7, labels=()))
 
     # A pull request before dev's first deploy: nothing to preview, and dev is not created
-    # (with `upsert: true` the preview created dev, with no secrets manager in its state).
+    # (with `upsert: true` the preview created dev, as the PR identity, which must not write
+    # dev's state; and the deploy then met an existing stack it could not decrypt).
     early = run_job(deploy, "preview", pull_request(7), world, MODEL)
     assert early.ok, early.log()
     assert early.outcome("pulumi preview") == "skipped"
