@@ -217,7 +217,7 @@ def test_an_empty_stack_without_a_secrets_manager_is_recreated_with_key_vault(cl
 
     # A stack made by a CLI older than v3.135 records no secrets manager in its state, so
     # there is nothing to fall back to; it holds no resources, so it can simply be re-made.
-    (cli).mkdir(parents=True, exist_ok=True)
+    cli.mkdir(parents=True, exist_ok=True)
     (cli / "stacks.json").write_text(
         json.dumps({"t-old": {"secrets_providers": None, "resources": 0, "locks": 0}})
     )
