@@ -12,23 +12,45 @@ from infra.registry import PrivateRegistry, RegistryArgs
 from infra.tags import standard_tags
 
 
-def main() -> None:
-    """Declare the app stack's resources and export its outputs."""
-    cfg = config.load()
-    model_version = artifact.read_model_version(cfg.model_dir)
-    client = authorization.get_client_config()
-    tags = standard_tags(cfg.project, cfg.stack, cfg.git_commit)
+def resource_group(cfg: config.AppConfig, tags: dict[str, str]) -> pulumi.Input[str]:
+    """The group the stack deploys into.
 
-    group = resources.ResourceGroup(
+    CI's stacks deploy into a group the bootstrap created (config `resourceGroup`: dev's own,
+    one shared by every pr-<n>), because CI's roles are scoped to those groups and it may not
+    create groups. A developer's stack without that key creates and owns `rg-<label>`.
+    """
+    if cfg.resource_group is not None:
+        return cfg.resource_group
+    return resources.ResourceGroup(
         "rg",
         resource_group_name=naming.resource_group_name(cfg.dns_label),
         location=cfg.location,
         tags=tags,
-    )
+    ).name
+
+
+def main() -> None:
+    """Declare the app stack's resources and export its outputs."""
+    cfg = config.load()
+    model_version = artifact.read_model_version(cfg.model_dir)
+    if cfg.registry_auth == "identity" and cfg.registry_sku != "Premium":
+        # Microsoft lists a Premium registry as the prerequisite of ACI's identity pulls
+        # (learn.microsoft.com "Deploy to Azure Container Instances from Azure Container
+        # Registry using a managed identity"); say so rather than fail later with
+        # InaccessibleImage.
+        pulumi.log.warn(
+            f"registrySku={cfg.registry_sku} with registryAuth=identity is outside Microsoft's "
+            "documented prerequisites for Azure Container Instances (a Premium registry); "
+            "if pulls fail, use registrySku Premium or registryAuth admin"
+        )
+    client = authorization.get_client_config()
+    tags = standard_tags(cfg.project, cfg.stack, cfg.git_commit)
+
+    group_name = resource_group(cfg, tags)
     registry = PrivateRegistry(
         "registry",
         RegistryArgs(
-            resource_group_name=group.name,
+            resource_group_name=group_name,
             location=cfg.location,
             registry_name=naming.registry_name(cfg.dns_label, client.subscription_id),
             identity_name=f"id-{cfg.dns_label}",
@@ -43,7 +65,7 @@ def main() -> None:
         "api",
         ApiContainerArgs(
             cfg=cfg,
-            resource_group_name=group.name,
+            resource_group_name=group_name,
             registry=registry.registry,
             login_server=registry.login_server,
             identity_id=registry.identity.id,
@@ -59,5 +81,5 @@ def main() -> None:
     pulumi.export("fqdn", app.fqdn)
     pulumi.export("image", built.repo_digest)
     pulumi.export("registry", registry.login_server)
-    pulumi.export("resource_group", group.name)
+    pulumi.export("resource_group", group_name)
     pulumi.export("model_version", model_version)

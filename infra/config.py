@@ -17,7 +17,7 @@ from typing import Final, Literal, NoReturn
 
 import pulumi
 
-from infra import naming
+from infra import naming, paths
 from infra.errors import ConfigError
 
 RegistryAuth = Literal["identity", "admin"]
@@ -29,14 +29,15 @@ DEFAULTS: Final[Mapping[str, str]] = {
     "memoryGb": "1.5",
     "dnsLabelPrefix": "",  # empty: the project name
     "dnsReuseScope": "TenantReuse",
-    "registrySku": "Basic",
+    "registrySku": "Premium",
     "registryAuth": "identity",
     "imageName": "banknote-api",
     "workers": "1",
     "logLevel": "info",
     "modelDir": "artifacts/model",
     "baseImage": "",  # empty: the Dockerfile's own default
-    "gitCommit": "",  # empty: $GITHUB_SHA or $GIT_COMMIT when set, else unknown
+    "gitCommit": "",  # empty: $GIT_COMMIT or $GITHUB_SHA when set, else unknown
+    "resourceGroup": "",  # empty: the stack creates and owns rg-<dns label>
 }
 
 # Azure Container Instances limits for a Linux container group in a standard region
@@ -49,6 +50,9 @@ WORKERS_RANGE: Final = (1, 16)
 _LOCATION = re.compile(r"^[a-z][a-z0-9]{2,39}$")
 _IMAGE_NAME = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$")
 _GIT_COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
+# Azure resource group names: 1-90 letters, digits, '_', '-', '.', '(' and ')', not ending in '.'
+# (learn.microsoft.com "Naming rules and restrictions for Azure resources").
+_RESOURCE_GROUP = re.compile(r"^[A-Za-z0-9_().-]{0,89}[A-Za-z0-9_()-]$")
 _REUSE_SCOPES: Final = ("TenantReuse", "SubscriptionReuse", "ResourceGroupReuse", "Unsecure")
 _REGISTRY_SKUS: Final = ("Basic", "Standard", "Premium")
 _LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
@@ -70,9 +74,10 @@ class AppConfig:
     image_name: str
     workers: int
     log_level: str
-    model_dir: Path
+    model_dir: Path  # absolute: resolved from the project root, never from the cwd
     base_image: str | None
     git_commit: str | None
+    resource_group: str | None  # an existing group to deploy into; None: create rg-<label>
 
 
 def load() -> AppConfig:
@@ -88,8 +93,13 @@ def parse(
     project: str,
     stack: str,
     env: Mapping[str, str],
+    root: Path = paths.PROJECT_ROOT,
 ) -> AppConfig:
-    """Validate raw config strings (missing or empty means the default)."""
+    """Validate raw config strings (missing or empty means the default).
+
+    A relative `modelDir` is taken from `root`, the project root, whatever the working
+    directory is (the Pulumi CLI runs the program from infra/; see infra/paths.py).
+    """
     unknown = sorted(set(raw) - set(DEFAULTS))
     if unknown:
         raise ConfigError(f"unknown config key(s): {', '.join(unknown)}")
@@ -113,9 +123,11 @@ def parse(
     except ValueError as exc:
         raise ConfigError(f"config dnsLabelPrefix={prefix!r} is invalid: {exc}") from None
 
-    # CI sets GITHUB_SHA; scripts/stack.sh sets GIT_COMMIT.
+    # GIT_COMMIT first: the workflows set it to the commit the run is about (on a pull request
+    # the PR's head, where GITHUB_SHA is GitHub's test merge commit, new on every run), and
+    # scripts/stack.sh sets it to HEAD. The same order as model/metadata.py's git_commit().
     git_commit = (
-        get("gitCommit") or env.get("GITHUB_SHA", "").strip() or env.get("GIT_COMMIT", "").strip()
+        get("gitCommit") or env.get("GIT_COMMIT", "").strip() or env.get("GITHUB_SHA", "").strip()
     ) or None
     if git_commit is not None and not _GIT_COMMIT.match(git_commit):
         _fail("gitCommit", git_commit, "expected 7 to 40 lower-case hex digits")
@@ -126,6 +138,15 @@ def parse(
     image_name = get("imageName")
     if not _IMAGE_NAME.match(image_name) or len(image_name) > 128:
         _fail("imageName", image_name, "expected a lower-case repository name like 'banknote-api'")
+
+    resource_group = get("resourceGroup") or None
+    if resource_group is not None and not _RESOURCE_GROUP.match(resource_group):
+        _fail(
+            "resourceGroup",
+            resource_group,
+            "expected an existing resource group's name (1-90 letters, digits, '_', '-', '.', "
+            "'(' or ')', not ending in '.')",
+        )
 
     return AppConfig(
         project=project,
@@ -140,9 +161,10 @@ def parse(
         image_name=image_name,
         workers=_integer("workers", get("workers"), WORKERS_RANGE),
         log_level=_choice("logLevel", get("logLevel"), _LOG_LEVELS),
-        model_dir=Path(get("modelDir")),
+        model_dir=paths.from_root(get("modelDir"), root),
         base_image=get("baseImage") or None,
         git_commit=git_commit,
+        resource_group=resource_group,
     )
 
 

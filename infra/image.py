@@ -6,13 +6,15 @@ import pulumi
 import pulumi_docker as docker
 from pulumi_azure_native import authorization
 
-from infra import acr_token
+from infra import acr_token, paths
 from infra.config import AppConfig
 
-# Build context and Dockerfile, relative to the project directory (Pulumi runs the program
-# there): the repository root, where the container engineer's Dockerfile lives.
-CONTEXT = "."
-DOCKERFILE = "Dockerfile"
+# Build context and Dockerfile as absolute paths: the provider plugin runs in the program's
+# working directory, infra/ (infra/paths.py), and resolves relative ones from there; a relative
+# Dockerfile fails with "could not open dockerfile at relative path Dockerfile" (pulumi-docker
+# issues #572 and #844, closed by design: pass an absolute path).
+CONTEXT = str(paths.PROJECT_ROOT)
+DOCKERFILE = str(paths.DOCKERFILE)
 PLATFORM = "linux/amd64"  # what Azure Container Instances runs, whatever the build machine is
 
 

@@ -10,6 +10,7 @@ ACR_PUSH: Final = "8311e382-0749-4cb8-b61a-304f252e45ec"
 RBAC_ADMINISTRATOR: Final = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
 STORAGE_BLOB_DATA_CONTRIBUTOR: Final = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 KEY_VAULT_CRYPTO_USER: Final = "12338af0-0e69-4776-bea7-57ae8d297424"
+READER: Final = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 # Never granted by this repository; listed so tests can assert exactly that.
 OWNER: Final = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CONTRIBUTOR: Final = "b24988ac-6180-42a0-ab88-20f7382dd24c"
@@ -26,7 +27,12 @@ def role_definition_id(subscription_id: str, role_id: str) -> str:
 
 def only_assign_role_condition(role_id: str) -> str:
     """ABAC condition for "Role Based Access Control Administrator": the holder may create and
-    delete assignments of `role_id` to service principals (managed identities) and nothing else.
+    delete assignments of `role_id`, and of no other role, to principals of type
+    ServicePrincipal, at the scope of the assignment and below.
+
+    What it does not limit: which service principal. Any one in the tenant qualifies (a managed
+    identity, or the service principal of any app registration), because the stacks create
+    their pull identities after the bootstrap, so their ids cannot be listed here.
 
     Syntax: learn.microsoft.com "Delegate Azure role assignment management to others with
     conditions" (constrain roles and principal types).

@@ -2,15 +2,18 @@
 # Your own Azure stack of the app: bash scripts/stack.sh up|down NAME
 # (make stack-up STACK=NAME / make stack-down STACK=NAME)
 #
-#   up    create the stack if needed (defaults from Pulumi.yaml; the Key Vault secrets provider
-#         when PULUMI_SECRETS_PROVIDER is set; location from AZURE_LOCATION when set), deploy,
-#         and print the URL.
+#   up    create the stack if needed (defaults from Pulumi.yaml, the Key Vault secrets provider,
+#         location from AZURE_LOCATION when set), deploy, and print the URL.
 #   down  destroy everything the stack created, then remove the stack.
 #
 # Needs the pulumi CLI, `az login` (the Azure provider and the state backend use that login),
-# and a Pulumi backend: PULUMI_BACKEND_URL from the bootstrap outputs (or a prior
-# `pulumi login`). The trained artifact must exist (make artifact); building the image needs a
-# Docker engine. `dev` and `pr-<n>` belong to CI and are refused here.
+# PULUMI_BACKEND_URL and PULUMI_SECRETS_PROVIDER from the bootstrap outputs, and .venv (make
+# venv). The trained artifact must exist (make artifact); building the image needs a Docker
+# engine. The stacks CI deploys (dev, prod, pr and pr-<n>) are refused here.
+#
+# Selecting and creating go through scripts/pulumi_stack.py, as in CI, so a stack created on one
+# machine keeps its Key Vault secrets provider when used from another clone, where
+# Pulumi.<name>.yaml does not exist (see that script for why).
 set -euo pipefail
 
 die() { echo "stack: $*" >&2; exit 2; }
@@ -24,7 +27,7 @@ readonly name="${2:-}"
 [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$ ]] \
     || die "invalid stack name '$name': use letters, digits, '-', '_' and '.'"
 case "$name" in
-    dev | pr-[0-9]*) die "stack '$name' is deployed by CI; choose a name of your own" ;;
+    dev | prod | pr | pr-[0-9]*) die "stack '$name' is deployed by CI; choose a name of your own" ;;
 esac
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -33,15 +36,17 @@ cd "$ROOT"
 
 command -v pulumi >/dev/null 2>&1 \
     || die "the pulumi CLI is not installed (see https://www.pulumi.com/docs/install/)"
-pulumi whoami >/dev/null 2>&1 \
-    || die "no Pulumi backend: export PULUMI_BACKEND_URL=<bootstrap output> (and run az login)"
+[[ -n "${PULUMI_BACKEND_URL:-}" ]] \
+    || die "PULUMI_BACKEND_URL is not set: export it from the bootstrap outputs (and run az login)"
+[[ -n "${PULUMI_SECRETS_PROVIDER:-}" ]] \
+    || die "PULUMI_SECRETS_PROVIDER is not set: export it from the bootstrap outputs"
+# Take the secrets manager from the stack's state when Pulumi.<name>.yaml lacks it.
+export PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=true
+
+stack_py() { "$ROOT/.venv/bin/python" "$ROOT/scripts/pulumi_stack.py" "$@" || exit 1; }
 
 if [[ "$action" == up ]]; then
-    create=()
-    if [[ -n "${PULUMI_SECRETS_PROVIDER:-}" ]]; then
-        create=(--secrets-provider "$PULUMI_SECRETS_PROVIDER")
-    fi
-    pulumi stack select --create "${create[@]}" "$name"
+    stack_py prepare --create "$name"
     if [[ -n "${AZURE_LOCATION:-}" ]]; then
         pulumi config set location "$AZURE_LOCATION" --stack "$name"
     fi
@@ -51,8 +56,6 @@ if [[ "$action" == up ]]; then
     pulumi up --yes --stack "$name"
     echo "stack $name is up: $(pulumi stack output url --stack "$name")"
 else
-    pulumi stack select "$name" >/dev/null 2>&1 || die "no stack named '$name' in this backend"
-    pulumi destroy --yes --stack "$name"
-    pulumi stack rm --yes "$name"
+    stack_py destroy "$name"
     echo "stack $name destroyed and removed"
 fi

@@ -1,20 +1,31 @@
-"""The least roles the GitHub Actions identity needs, and nothing broader.
+"""The least roles each CI identity needs, and the roles of developers who run their own stacks.
 
-App stacks each create their own resource group (pr-<n> stacks come and go), and a resource
-group that does not exist yet cannot be a role scope. So the identity gets, at subscription
-scope, a custom "stack deployer" role limited to what the app program manages: resource
-groups, container registries (which includes push, i.e. AcrPush), container instances and
-user-assigned identities (not their federated credentials, so it cannot trust new token
-issuers). Not Contributor: that would reach every resource type in the subscription. Creating
-the AcrPull assignment needs "Role Based Access Control Administrator", constrained by an ABAC
-condition to AcrPull for service principals. State and secrets access is scoped to the one
-blob container and the one key. Developers listed in `developerPrincipalIds` get the same set,
-so `make stack-up` works for them without broader roles.
+CI (one identity per `Target`, infra/bootstrap/targets.py) writes through Azure Resource Manager
+only inside its own resource group, which the bootstrap creates:
+
+- "<project> stack deployer", a custom role limited to what the app program manages: container
+  registries (push included), container instances, user-assigned identities (not their
+  federated credentials, so it cannot trust new token issuers) and reading its group. Scoped to
+  the group, `userAssignedIdentities/assign/action` reaches only the identities in that group:
+  the stacks' own pull identities, never the CI identities, which live in the state group.
+- "Role Based Access Control Administrator", scoped to the group and conditioned to AcrPull for
+  service principals (infra/roles.py says exactly what that allows).
+- Reader on the groups it previews (the PR identity reads dev's group).
+- "<project> state blobs", a custom data role on the state container (read, write, delete
+  blobs; not the container itself), conditioned so that it writes only its own stacks' blobs
+  (infra/bootstrap/state_access.py).
+- "Key Vault Crypto User" on the one key that encrypts stack secrets.
+
+No CI identity holds any role at subscription scope. Developers listed in
+`developerPrincipalIds` create their own stack's group, so they hold the deployer role and a
+group role at subscription scope, the same conditioned RBAC Administrator there, and unconditioned
+state access: people an admin names, not code from a branch.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,12 +33,13 @@ import pulumi
 from pulumi_azure_native import authorization
 
 from infra import roles
+from infra.bootstrap import state_access
+from infra.bootstrap.targets import Target
 
-# What `pulumi up`/`destroy` of the app program does through Azure Resource Manager.
+# What `pulumi up`/`destroy` of the app program does through Azure Resource Manager, inside a
+# group that already exists.
 DEPLOYER_ACTIONS: Final = (
     "Microsoft.Resources/subscriptions/resourceGroups/read",
-    "Microsoft.Resources/subscriptions/resourceGroups/write",
-    "Microsoft.Resources/subscriptions/resourceGroups/delete",
     "Microsoft.ContainerRegistry/*",
     "Microsoft.ContainerInstance/*",
     "Microsoft.ManagedIdentity/userAssignedIdentities/read",
@@ -36,11 +48,17 @@ DEPLOYER_ACTIONS: Final = (
     "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
     "Microsoft.Authorization/roleAssignments/read",
 )
+# What a developer's own stack adds: creating and deleting its rg-<label> group.
+GROUP_ACTIONS: Final = (
+    "Microsoft.Resources/subscriptions/resourceGroups/read",
+    "Microsoft.Resources/subscriptions/resourceGroups/write",
+    "Microsoft.Resources/subscriptions/resourceGroups/delete",
+)
 
 
 @dataclass(frozen=True)
 class Grant:
-    """One role, at one scope, for each principal."""
+    """One role at one scope, with an optional ABAC condition."""
 
     suffix: str
     role_definition_id: pulumi.Input[str]
@@ -50,83 +68,167 @@ class Grant:
 
 
 @dataclass(frozen=True)
+class CiPrincipal:
+    """A CI identity and the target it serves."""
+
+    target: Target
+    principal_id: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
 class AccessArgs:
     """Inputs of `DeployerAccess`."""
 
     subscription_id: str
-    role_name: str
-    principal_id: pulumi.Input[str]
+    project: str
+    ci: Sequence[CiPrincipal]
+    group_ids: dict[str, pulumi.Input[str]]  # resource group name -> its resource id
     state_container_scope: pulumi.Input[str]
     secrets_key_scope: pulumi.Input[str]
     developer_principal_ids: tuple[str, ...]
 
 
 class DeployerAccess(pulumi.ComponentResource):
-    """Custom deployer role + the role assignments for the CI identity (and developers)."""
+    """The custom roles and every role assignment of CI and developers."""
 
     deployer_role: authorization.RoleDefinition
+    group_role: authorization.RoleDefinition
+    state_role: authorization.RoleDefinition
     assignments: list[authorization.RoleAssignment]
 
     def __init__(
         self, name: str, args: AccessArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("banknote:bootstrap:DeployerAccess", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        subscription = f"/subscriptions/{args.subscription_id}"
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._subscription = f"/subscriptions/{args.subscription_id}"
+        self._args = args
 
-        def builtin(role_id: str) -> str:
-            return roles.role_definition_id(args.subscription_id, role_id)
-
-        self.deployer_role = authorization.RoleDefinition(
+        self.deployer_role = self._custom_role(
             "stack-deployer",
+            "stack deployer",
+            "Deploys and destroys the app's stacks inside an existing group.",
+            authorization.PermissionArgs(actions=list(DEPLOYER_ACTIONS)),
+        )
+        self.group_role = self._custom_role(
+            "stack-groups",
+            "stack groups",
+            "Creates and deletes a developer's own stack group.",
+            authorization.PermissionArgs(actions=list(GROUP_ACTIONS)),
+        )
+        self.state_role = self._custom_role(
+            "state-blobs",
+            "state blobs",
+            "Reads and writes Pulumi state blobs (not the container itself).",
+            authorization.PermissionArgs(data_actions=list(state_access.STATE_DATA_ACTIONS)),
+        )
+
+        self.assignments = []
+        for ci in args.ci:
+            self._assign(ci.target.key, ci.principal_id, True, self._ci_grants(ci.target))
+        for principal in args.developer_principal_ids:
+            self._assign(f"developer-{principal.lower()}", principal, False, self._dev_grants())
+        self.register_outputs({"deployer_role_id": self.deployer_role.id})
+
+    def _custom_role(
+        self, name: str, title: str, description: str, permission: authorization.PermissionArgs
+    ) -> authorization.RoleDefinition:
+        role_name = f"{self._args.project} {title} ({self._args.subscription_id})"
+        return authorization.RoleDefinition(
+            name,
             # A custom role's name is a GUID; derive it so re-running finds the same role.
             role_definition_id=str(
-                uuid.uuid5(uuid.NAMESPACE_URL, f"{subscription}/{args.role_name}")
+                uuid.uuid5(uuid.NAMESPACE_URL, f"{self._subscription}/{role_name}")
             ),
-            role_name=args.role_name,
-            description="Deploys and destroys the app's Pulumi stacks (registry, ACI, identity).",
+            # Custom role names are unique per tenant; the subscription keeps them apart.
+            role_name=role_name,
+            description=description,
             role_type="CustomRole",
-            scope=subscription,
-            assignable_scopes=[subscription],
-            permissions=[authorization.PermissionArgs(actions=list(DEPLOYER_ACTIONS))],
-            opts=child,
+            scope=self._subscription,
+            assignable_scopes=[self._subscription],
+            permissions=[permission],
+            opts=self._child,
+        )
+
+    def _builtin(self, role_id: str) -> str:
+        return roles.role_definition_id(self._args.subscription_id, role_id)
+
+    def _ci_grants(self, target: Target) -> list[Grant]:
+        group = self._args.group_ids[target.group]
+        writes = state_access.write_patterns(
+            self._args.project, target.stacks, initialises_backend=target.initialises_backend
         )
         grants = [
             Grant(
                 "stack-deployer",
                 self.deployer_role.id,
-                subscription,
+                group,
                 None,
-                "App stacks: resource groups, registries, container groups.",
+                f"Deploys {', '.join(target.stacks)} into {target.group} only.",
             ),
             Grant(
                 "grant-acr-pull",
-                builtin(roles.RBAC_ADMINISTRATOR),
-                subscription,
+                self._builtin(roles.RBAC_ADMINISTRATOR),
+                group,
                 roles.only_assign_role_condition(roles.ACR_PULL),
-                "May assign AcrPull to managed identities, and no other role.",
+                f"May assign AcrPull to service principals inside {target.group}, no other role.",
             ),
             Grant(
                 "state",
-                builtin(roles.STORAGE_BLOB_DATA_CONTRIBUTOR),
-                args.state_container_scope,
-                None,
-                "Reads and writes Pulumi state in this container only.",
+                self.state_role.id,
+                self._args.state_container_scope,
+                state_access.write_condition(writes),
+                f"Reads all state; writes only the state of {', '.join(target.stacks)}.",
             ),
             Grant(
                 "secrets",
-                builtin(roles.KEY_VAULT_CRYPTO_USER),
-                args.secrets_key_scope,
+                self._builtin(roles.KEY_VAULT_CRYPTO_USER),
+                self._args.secrets_key_scope,
                 None,
                 "Encrypts and decrypts Pulumi stack secrets with this key only.",
             ),
         ]
-        # CI, and the developers who run their own stacks (`make stack-up`), get the same set.
-        principals: list[tuple[str, pulumi.Input[str], str | None]] = [
-            ("ci", args.principal_id, authorization.PrincipalType.SERVICE_PRINCIPAL)
+        grants += [
+            Grant(
+                f"read-{read}",
+                self._builtin(roles.READER),
+                self._args.group_ids[read],
+                None,
+                f"Reads {read} for previews; changes nothing there.",
+            )
+            for read in target.reads
         ]
-        principals += [(f"developer-{p.lower()}", p, None) for p in args.developer_principal_ids]
-        self.assignments = [
+        return grants
+
+    def _dev_grants(self) -> list[Grant]:
+        subscription = self._subscription
+        return [
+            Grant("stack-deployer", self.deployer_role.id, subscription, None, "Own stacks."),
+            Grant("stack-groups", self.group_role.id, subscription, None, "Own stack groups."),
+            Grant(
+                "grant-acr-pull",
+                self._builtin(roles.RBAC_ADMINISTRATOR),
+                subscription,
+                roles.only_assign_role_condition(roles.ACR_PULL),
+                "May assign AcrPull to service principals, no other role.",
+            ),
+            Grant("state", self.state_role.id, self._args.state_container_scope, None, "State."),
+            Grant(
+                "secrets",
+                self._builtin(roles.KEY_VAULT_CRYPTO_USER),
+                self._args.secrets_key_scope,
+                None,
+                "Stack secrets.",
+            ),
+        ]
+
+    def _assign(
+        self, who: str, principal_id: pulumi.Input[str], service: bool, grants: list[Grant]
+    ) -> None:
+        # Setting the type lets ARM accept a managed identity Entra ID has not replicated yet.
+        # Developers are users, the type the SDK and ARM assume when none is given.
+        principal_type = authorization.PrincipalType.SERVICE_PRINCIPAL if service else None
+        self.assignments += [
             authorization.RoleAssignment(
                 f"{who}-{grant.suffix}",
                 principal_id=principal_id,
@@ -136,9 +238,7 @@ class DeployerAccess(pulumi.ComponentResource):
                 condition=grant.condition,
                 condition_version="2.0" if grant.condition else None,
                 description=grant.description,
-                opts=child,
+                opts=self._child,
             )
-            for who, principal_id, principal_type in principals
             for grant in grants
         ]
-        self.register_outputs({"deployer_role_id": self.deployer_role.id})

@@ -18,6 +18,7 @@ DEFAULTS: Final[Mapping[str, str]] = {
     "githubEnvironment": "dev",
     "appProject": "banknote",
     "developerPrincipalIds": "",  # comma-separated Entra object IDs, optional
+    "keyVaultGeneration": "1",  # bump to start afresh while a deleted vault holds the name
 }
 
 _LOCATION = re.compile(r"^[a-z][a-z0-9]{2,39}$")
@@ -40,6 +41,7 @@ class BootstrapConfig:
     github_environment: str
     app_project: str
     developer_principal_ids: tuple[str, ...]
+    key_vault_generation: int
 
 
 def load() -> BootstrapConfig:
@@ -80,6 +82,9 @@ def parse(raw: Mapping[str, str | None], *, stack: str) -> BootstrapConfig:
     for principal in developers:
         if not _GUID.match(principal):
             _fail("developerPrincipalIds", principal, "expected Entra object IDs (GUIDs)")
+    generation = get("keyVaultGeneration")
+    if not generation.isdigit() or not 1 <= int(generation) <= 99:
+        _fail("keyVaultGeneration", generation, "expected a whole number from 1 to 99")
     return BootstrapConfig(
         stack=stack,
         location=location,
@@ -88,6 +93,7 @@ def parse(raw: Mapping[str, str | None], *, stack: str) -> BootstrapConfig:
         github_environment=environment,
         app_project=project,
         developer_principal_ids=developers,
+        key_vault_generation=int(generation),
     )
 
 

@@ -1,8 +1,9 @@
-"""The identity GitHub Actions logs in as: a user-assigned managed identity trusting GitHub's
-OIDC tokens for this repository only. No client secret exists to leak or rotate."""
+"""An identity GitHub Actions logs in as: a user-assigned managed identity trusting GitHub's
+OIDC tokens with the given subjects only. No client secret exists to leak or rotate."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -13,18 +14,6 @@ ISSUER: Final = "https://token.actions.githubusercontent.com"
 AUDIENCE: Final = "api://AzureADTokenExchange"
 
 
-def subjects(repository: str, branch: str, environment: str) -> dict[str, str]:
-    """The token subjects to trust, by credential name (GitHub's OIDC subject formats).
-
-    A job that names an `environment:` presents the environment subject, not the branch one.
-    """
-    return {
-        "main-branch": f"repo:{repository}:ref:refs/heads/{branch}",
-        "pull-requests": f"repo:{repository}:pull_request",
-        f"environment-{environment}": f"repo:{repository}:environment:{environment}",
-    }
-
-
 @dataclass(frozen=True)
 class GitHubIdentityArgs:
     """Inputs of `GitHubIdentity`."""
@@ -32,9 +21,7 @@ class GitHubIdentityArgs:
     resource_group_name: pulumi.Input[str]
     identity_name: str
     location: str
-    repository: str
-    branch: str
-    environment: str
+    subjects: Mapping[str, str]  # federated credential name -> token subject
     tags: dict[str, str]
 
 
@@ -49,7 +36,7 @@ class GitHubIdentity(pulumi.ComponentResource):
     ) -> None:
         super().__init__("banknote:bootstrap:GitHubIdentity", name, None, opts)
         self.identity = managedidentity.UserAssignedIdentity(
-            "github",
+            name,
             resource_name_=args.identity_name,
             resource_group_name=args.resource_group_name,
             location=args.location,
@@ -58,11 +45,9 @@ class GitHubIdentity(pulumi.ComponentResource):
         )
         self.credentials = []
         previous: list[pulumi.Resource] = []
-        for credential_name, subject in subjects(
-            args.repository, args.branch, args.environment
-        ).items():
+        for credential_name, subject in args.subjects.items():
             credential = managedidentity.FederatedIdentityCredential(
-                credential_name,
+                f"{name}-{credential_name}",
                 federated_identity_credential_resource_name=credential_name,
                 resource_name_=self.identity.name,
                 resource_group_name=args.resource_group_name,

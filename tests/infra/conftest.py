@@ -7,9 +7,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from contract import FORMAT_VERSION
-from tests.infra.pulumi_harness import MODEL_VERSION, ProgramRun, run_app, run_program
+from tests.infra.pulumi_harness import (
+    BOOTSTRAP_PWD,
+    MODEL_VERSION,
+    ROOT,
+    ProgramRun,
+    run_app,
+    run_program,
+)
 
 
 @pytest.fixture(scope="session")
@@ -27,15 +35,33 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 AppStack = Callable[..., ProgramRun]
 
 
+# What CI passes to every pr-<n> stack (deploy.yml, pulumi/actions config-map; the walk in
+# tests/workflows/test_workflows_pulumi_runs.py checks the workflow passes exactly this).
+PR_STACK_CONFIG = {"resourceGroup": "rg-banknote_pr"}
+
+
+def committed_config(stack: str) -> dict[str, str]:
+    """The stack's committed Pulumi.<stack>.yaml config, keys without the project prefix."""
+    path = ROOT / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        return {}
+    values = yaml.safe_load(path.read_text(encoding="utf-8")).get("config") or {}
+    return {key.removeprefix("banknote:"): str(value) for key, value in values.items()}
+
+
 @pytest.fixture(scope="session")
 def app_stack(model_dir: Path) -> AppStack:
-    """`app_stack(stack, **config)`: the app program's run for that stack and config (cached)."""
+    """`app_stack(stack, **config)`: the app program's run for that stack and config (cached),
+    with the stack's committed config (and CI's config-map for pr-<n>) as the CLI would."""
     cache: dict[tuple[str, tuple[tuple[str, str], ...]], ProgramRun] = {}
 
     def get(stack: str = "dev", **config: str) -> ProgramRun:
         key = (stack, tuple(sorted(config.items())))
         if key not in cache:
-            cache[key] = run_app(stack, {"modelDir": str(model_dir), **config})
+            base = {**committed_config(stack), "modelDir": str(model_dir)}
+            if stack.startswith("pr-"):
+                base.update(PR_STACK_CONFIG)
+            cache[key] = run_app(stack, {**base, **config})
         return cache[key]
 
     return get
@@ -56,7 +82,7 @@ def bootstrap_stack() -> Callable[..., ProgramRun]:
         key = tuple(sorted(merged.items()))
         if key not in cache:
             cache[key] = run_program(
-                main, project="banknote-bootstrap", stack="azure", config=merged
+                main, project="banknote-bootstrap", stack="azure", config=merged, cwd=BOOTSTRAP_PWD
             )
         return cache[key]
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -19,6 +20,13 @@ import pytest
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockMonitor
 
+ROOT = Path(__file__).resolve().parents[2]
+# The working directory the Pulumi CLI gives each program, and every provider plugin: the
+# project's `main` when it is a directory (pulumi/pulumi pkg/engine/project.go `getPwdMain`;
+# the Python host chdirs there, sdk/python/cmd/pulumi-language-python-exec), else the
+# directory of Pulumi.yaml.
+APP_PWD = ROOT / "infra"  # Pulumi.yaml: main: infra/
+BOOTSTRAP_PWD = ROOT / "infra" / "bootstrap"  # infra/bootstrap/Pulumi.yaml has no main
 SUBSCRIPTION_ID = "00000000-1111-2222-3333-444444444444"
 TENANT_ID = "99999999-8888-7777-6666-555555555555"
 DEPLOYER_OBJECT_ID = "12121212-3434-5656-7878-909090909090"
@@ -234,15 +242,22 @@ def _resource_id(typ: str, logical: str, state: dict[str, Any]) -> str:
 
 
 def run_program(
-    main: Callable[[], None], *, project: str, stack: str, config: dict[str, str]
+    main: Callable[[], None],
+    *,
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    cwd: Path,
+    preview: bool = False,
 ) -> ProgramRun:
-    """Run one Pulumi program to completion under mocks and return what it declared."""
+    """Run one Pulumi program to completion under mocks, in `cwd` as the CLI would, and return
+    what it declared."""
     run = ProgramRun()
     # A fresh root stack resource, settings and config for every run.
     pulumi_settings.ROOT.set(None)
     mocks = RecordingMocks(run)
     pulumi.runtime.set_mocks(
-        mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks)
+        mocks, project=project, stack=stack, preview=preview, monitor=RecordingMonitor(mocks)
     )
     pulumi.runtime.set_all_config({f"{project}:{key}": value for key, value in config.items()})
 
@@ -268,10 +283,12 @@ def run_program(
             lambda pair: record(pair[1])
         )
 
-    try:
-        program()
-    except Exception as exc:  # the test inspects it
-        run.error = exc
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(cwd)
+        try:
+            program()
+        except Exception as exc:  # the test inspects it
+            run.error = exc
     return run
 
 
@@ -292,6 +309,6 @@ def run_app(stack: str, config: dict[str, str], env: dict[str, str] | None = Non
             patch.delenv(name, raising=False)
         for name, value in (env or {}).items():
             patch.setenv(name, value)
-        run = run_program(main, project="banknote", stack=stack, config=config)
+        run = run_program(main, project="banknote", stack=stack, config=config, cwd=APP_PWD)
     run.token_exchanges = posted
     return run

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra import artifact, config, naming
+from infra import artifact, config, naming, paths
 from infra.errors import ConfigError
-from tests.infra.pulumi_harness import ProgramRun
+from tests.infra.pulumi_harness import ROOT, ProgramRun
 
 AppStack = Callable[..., ProgramRun]
 
@@ -29,18 +29,43 @@ def test_defaults_need_no_config() -> None:
     assert (cfg.location, cfg.cpu, cfg.memory_gb, cfg.workers) == ("westeurope", 1.0, 1.5, 1)
     assert cfg.dns_label == "banknote-dev"
     assert cfg.registry_auth == "identity"
-    assert cfg.model_dir == Path("artifacts/model")
+    assert cfg.registry_sku == "Premium"
+    # From the project root, never the working directory: the CLI runs the program in infra/.
+    assert cfg.model_dir == ROOT / "artifacts" / "model"
     assert cfg.git_commit is None
     assert cfg.base_image is None
+    assert cfg.resource_group is None  # the stack creates rg-<label>
 
 
-def test_git_commit_from_config_then_ci_then_stack_script() -> None:
-    sha = "a" * 40
-    env = {"GITHUB_SHA": "b" * 40, "GIT_COMMIT": "c" * 40}
+def test_model_dir_is_taken_from_the_project_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT / "infra")
+    assert parse(modelDir="artifacts/model").model_dir == ROOT / "artifacts" / "model"
+    assert parse(modelDir=str(tmp_path)).model_dir == tmp_path
+    other = config.parse({"modelDir": "m"}, project="banknote", stack="s", env={}, root=tmp_path)
+    assert other.model_dir == tmp_path / "m"
+    assert paths.from_root("x/y") == ROOT / "x" / "y"
+    assert paths.PROJECT_ROOT / "Pulumi.yaml" == ROOT / "Pulumi.yaml"
+
+
+def test_resource_group_names_an_existing_group() -> None:
+    assert parse(resourceGroup="rg-banknote_pr").resource_group == "rg-banknote_pr"
+    for bad in ("rg banknote", "ends.", "x" * 91):
+        with pytest.raises(ConfigError, match=r"^config resourceGroup="):
+            parse(resourceGroup=bad)
+
+
+def test_git_commit_from_config_then_git_commit_then_github_sha() -> None:
+    # On a pull request GITHUB_SHA is GitHub's test merge commit, new on every run (docs.github
+    # .com "Events that trigger workflows", pull_request); the workflows set GIT_COMMIT to the
+    # PR's head, and it wins, as in model/metadata.py.
+    sha, merge, head = "a" * 40, "b" * 40, "c" * 40
+    env = {"GITHUB_SHA": merge, "GIT_COMMIT": head}
     assert config.parse({"gitCommit": sha}, project="p-x", stack="s", env=env).git_commit == sha
-    assert config.parse({}, project="p-x", stack="s", env=env).git_commit == "b" * 40
-    only_script = {"GIT_COMMIT": "c" * 40}
-    assert config.parse({}, project="p-x", stack="s", env=only_script).git_commit == "c" * 40
+    assert config.parse({}, project="p-x", stack="s", env=env).git_commit == head
+    only_ci = {"GITHUB_SHA": merge}
+    assert config.parse({}, project="p-x", stack="s", env=only_ci).git_commit == merge
 
 
 @pytest.mark.parametrize(
@@ -58,6 +83,9 @@ def test_git_commit_from_config_then_ci_then_stack_script() -> None:
         ({"dnsLabelPrefix": "Banknote"}, "dnsLabelPrefix"),
         ({"dnsLabelPrefix": "bank_note"}, "dnsLabelPrefix"),
         ({"dnsLabelPrefix": "banknote-"}, "dnsLabelPrefix"),
+        # Container group names: "Consecutive hyphens aren't allowed" (learn.microsoft.com
+        # "Naming rules and restrictions for Azure resources", Microsoft.ContainerInstance).
+        ({"dnsLabelPrefix": "bank--note"}, "dnsLabelPrefix"),
         ({"dnsLabelPrefix": "b" * 41}, "dnsLabelPrefix"),
         ({"dnsReuseScope": "NoReuse"}, "dnsReuseScope"),
         ({"registrySku": "Free"}, "registrySku"),
@@ -123,14 +151,24 @@ def test_reads_the_version_from_a_real_trained_artifact(artifact_dir: Path) -> N
 STACK_NAMES = st.text(
     alphabet=string.ascii_letters + string.digits + "-_.", min_size=1, max_size=100
 )
-PREFIXES = st.from_regex(r"[a-z][a-z0-9-]{0,38}[a-z0-9]", fullmatch=True)
+# Valid prefixes: no "--" (container group names allow no consecutive hyphens).
+PREFIXES = st.from_regex(r"[a-z][a-z0-9-]{0,38}[a-z0-9]", fullmatch=True).filter(
+    lambda p: "--" not in p
+)
 
 
 @given(prefix=PREFIXES, stack=STACK_NAMES)
 def test_any_valid_prefix_and_stack_give_a_valid_label(prefix: str, stack: str) -> None:
     label = naming.dns_label(prefix, stack)
     assert naming.DNS_LABEL.match(label)
+    assert "--" not in label  # no consecutive hyphens in a container group name
     assert label == naming.dns_label(prefix, stack)  # stable
+
+
+def test_stack_names_with_runs_of_punctuation_give_single_hyphens() -> None:
+    assert naming.dns_label("banknote", "feat--x__y..z") == "banknote-feat-x-y-z"
+    assert naming.dns_label("banknote", "-lead") == "banknote-lead"
+    assert not naming.DNS_LABEL.match("banknote--dev")
 
 
 @given(prefix=PREFIXES, a=STACK_NAMES, b=STACK_NAMES)
@@ -158,8 +196,12 @@ def test_global_names_follow_azure_rules(label: str, sub: object) -> None:
     assert account.isalnum()
     assert account.islower()
     assert 3 <= len(account) <= 24
-    vault = naming.key_vault_name(label, str(sub))
-    assert 3 <= len(vault) <= 24
-    assert vault[0].isalpha()
-    assert vault[-1].isalnum()
-    assert "--" not in vault
+    for generation in (1, 2, 99):
+        vault = naming.key_vault_name(label, str(sub), generation)
+        assert 3 <= len(vault) <= 24
+        assert vault[0].isalpha()
+        assert vault[-1].isalnum()
+        assert "--" not in vault
+    # Generation 1 keeps the name every earlier bootstrap used; another gives a new one.
+    assert naming.key_vault_name(label, str(sub)) == naming.key_vault_name(label, str(sub), 1)
+    assert naming.key_vault_name(label, str(sub), 2) != naming.key_vault_name(label, str(sub))

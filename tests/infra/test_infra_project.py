@@ -4,6 +4,7 @@ stack's config, and the entry points working the way the Pulumi CLI runs them.""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ import yaml
 
 from infra import config
 from infra.bootstrap import config as bootstrap_config
+from tests.infra.pulumi_harness import MODEL_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,14 +68,21 @@ def test_dev_stack_config_is_known_and_valid() -> None:
     assert cfg.dns_label == "banknote-dev"
 
 
-# Run as the Pulumi CLI does (pulumi-language-python-exec): the directory by path with runpy,
-# isolated from this checkout's sys.path, under mocks instead of an engine. A preview, as in a
-# pull request, so nothing is pushed and no token is exchanged.
+# Run as the Pulumi CLI does. The engine computes the program's working directory from the
+# project's `main` (pulumi/pulumi pkg/engine/project.go `getPwdMain`: "if maininfo.IsDir() { pwd =
+# main; main = "." }"), and pulumi-language-python-exec configures the runtime with
+# --root_directory (the directory of Pulumi.yaml), does `os.chdir(args.pwd)` and then
+# `runpy.run_path(args.PROGRAM, run_name="__main__")` with PROGRAM ".". This does the same in a
+# fresh interpreter (-I: nothing of this checkout on sys.path), under mocks instead of an engine,
+# and reports the outputs and the Docker build inputs the provider would receive. A preview, as
+# in a pull request, so nothing is pushed and no token is exchanged.
 ENTRY = textwrap.dedent(
     """
-    import json, runpy, sys
+    import json, os, runpy, sys
     import pulumi
-    from pulumi.runtime import mocks
+    from pulumi.runtime import mocks, settings
+
+    images = []
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args):
@@ -81,6 +90,7 @@ ENTRY = textwrap.dedent(
             if args.typ.endswith("Registry"):
                 state["loginServer"] = "r.azurecr.io"
             if args.typ.endswith("Image"):
+                images.append(args.inputs["build"])
                 state["repoDigest"] = "r.azurecr.io/banknote-api@sha256:" + "0" * 64
             if args.typ.endswith("ContainerGroup"):  # in a preview, unknowns are left out
                 state.setdefault("ipAddress", {})["fqdn"] = "x.westeurope.azurecontainer.io"
@@ -95,43 +105,87 @@ ENTRY = textwrap.dedent(
             return {"subscriptionId": "s", "tenantId": "t", "token": "x", "clientId": "c",
                     "objectId": "o"}
 
-    project, stack, program, cfg = sys.argv[1:5]
+    project, stack, root, pwd, cfg = sys.argv[1:6]
     pulumi.runtime.set_mocks(Mocks(), project=project, stack=stack, preview=True)
+    settings.SETTINGS.root_directory = root
     pulumi.runtime.set_all_config({f"{project}:{k}": v for k, v in json.loads(cfg).items()})
+    os.chdir(pwd)
 
     @pulumi.runtime.test
     def run():
-        runpy.run_path(program, run_name="__main__")
-        print(sorted(pulumi.runtime.settings.get_root_resource().outputs))
+        runpy.run_path(".", run_name="__main__")
 
-    run()
+    run()  # returns once every registration has been answered
+    outputs = pulumi.runtime.settings.get_root_resource().outputs
+    # Plain values as they are; the rest (Outputs, unknown in a preview) by name only.
+    known = {k: (v if isinstance(v, str) else None) for k, v in outputs.items()}
+    print(json.dumps({"outputs": known, "images": images}))
     """
 )
 
 
-@pytest.mark.parametrize(
-    ("project", "program", "cfg", "first_output"),
-    [
-        ("banknote", "infra/", {"modelDir": "MODEL_DIR"}, "docs_url"),
-        (
-            "banknote-bootstrap",
-            "infra/bootstrap",
-            {"githubRepository": "octo/banknote"},
-            "AZURE_CLIENT_ID",
-        ),
-    ],
-)
-def test_entry_points_run_as_pulumi_runs_them(
-    model_dir: Path, project: str, program: str, cfg: dict[str, str], first_output: str
-) -> None:
-    cfg = {k: v.replace("MODEL_DIR", str(model_dir)) for k, v in cfg.items()}
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", ENTRY, project, "dev", program, json.dumps(cfg)],
-        cwd=ROOT,
+def run_like_the_cli(
+    project: str, root: Path, pwd: Path, cfg: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-I", "-c", ENTRY, project, "dev", str(root), str(pwd), json.dumps(cfg)],
+        cwd=ROOT,  # the cwd of `pulumi up` itself does not matter; the host chdirs to pwd
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A checkout of the app project after the train stage: Pulumi.yaml, the program, the
+    Dockerfile, and the model artifact where the pipeline puts it (artifacts/model)."""
+    root = tmp_path / "checkout"
+    root.mkdir()
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Dockerfile"):
+        shutil.copy(ROOT / name, root / name)
+    shutil.copytree(ROOT / "infra", root / "infra", ignore=shutil.ignore_patterns("__pycache__"))
+    model = root / "artifacts" / "model"
+    model.mkdir(parents=True)
+    (model / "metadata.json").write_text(
+        json.dumps({"format_version": 1, "model_version": MODEL_VERSION}), encoding="utf-8"
+    )
+    return root
+
+
+def test_the_app_runs_from_infra_with_the_default_model_dir(checkout: Path) -> None:
+    # Default modelDir (artifacts/model), the dev stack's committed config, cwd infra/.
+    dev = load(checkout / "Pulumi.dev.yaml")["config"]
+    cfg = {key.removeprefix("banknote:"): str(value) for key, value in dev.items()}
+    assert "modelDir" not in cfg
+    result = run_like_the_cli("banknote", checkout, checkout / "infra", cfg)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().startswith(f"['{first_output}'"), result.stdout
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["outputs"]["model_version"] == MODEL_VERSION
+    # The docker provider runs in infra/ too: it gets the checkout's root and its Dockerfile,
+    # as absolute paths (pulumi-docker #572/#844: a relative Dockerfile is not found there).
+    (build,) = report["images"]
+    assert build["context"] == str(checkout)
+    assert build["dockerfile"] == str(checkout / "Dockerfile")
+    assert build["platform"] == "linux/amd64"
+
+
+def test_the_app_names_the_missing_artifact_by_its_absolute_path(checkout: Path) -> None:
+    shutil.rmtree(checkout / "artifacts")
+    result = run_like_the_cli("banknote", checkout, checkout / "infra", {})
+    assert result.returncode != 0
+    assert f"{checkout / 'artifacts' / 'model' / 'metadata.json'} does not exist" in result.stderr
+    assert "Traceback" not in result.stderr.split("ConfigError")[-1]
+
+
+def test_the_bootstrap_runs_from_its_own_directory() -> None:
+    # infra/bootstrap/Pulumi.yaml has no `main`: the CLI runs it in that directory.
+    assert "main" not in load(ROOT / "infra" / "bootstrap" / "Pulumi.yaml")
+    bootstrap = ROOT / "infra" / "bootstrap"
+    result = run_like_the_cli(
+        "banknote-bootstrap", bootstrap, bootstrap, {"githubRepository": "octo/banknote"}
+    )
+    assert result.returncode == 0, result.stderr
+    outputs = json.loads(result.stdout.strip().splitlines()[-1])["outputs"]
+    assert {"AZURE_CLIENT_ID", "AZURE_PR_CLIENT_ID", "PULUMI_SECRETS_PROVIDER"} <= set(outputs)

@@ -2,13 +2,16 @@
 
 Covers what job conditions use: literals, context paths (with `.*` object filters), `!`, `==`,
 `!=`, `&&`, `||`, parentheses, and the functions contains, startsWith, endsWith, format and the
-status checks (success, always, failure, cancelled). Semantics follow GitHub's documentation:
-`&&`/`||` return an operand, string comparison ignores case, a missing property is null, and a
-condition without a status function is implicitly `success() && (...)`.
+status checks (success, always, failure, cancelled). Semantics follow GitHub's documentation
+("Evaluate expressions in workflows and actions"): `&&`/`||` return an operand, `==` is loose
+(strings ignore case, other types are coerced to numbers: `null == false`), a missing property
+is null, format() takes `{{`/`}}` as literal braces, and a condition without a status function
+is implicitly `success() && (...)`.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,10 +55,35 @@ def truthy(value: Any) -> bool:
     return value not in (None, False, 0, "")
 
 
+def _number(value: Any) -> float:
+    """GitHub's coercion to a number: null 0, false 0, true 1, a string parsed (else NaN)."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "":
+            return 0.0
+        try:
+            return float(int(text, 16)) if text.lower().startswith("0x") else float(text)
+        except ValueError:
+            return math.nan
+    return math.nan  # arrays and objects
+
+
 def _equal(left: Any, right: Any) -> bool:
+    """Loose equality (docs.github.com "Evaluate expressions", Operators): strings compare
+    ignoring case; values of different types are both coerced to numbers first, so that
+    `null == false` and `'' == 0` hold, and NaN equals nothing."""
     if isinstance(left, str) and isinstance(right, str):
         return left.lower() == right.lower()
-    return bool(left == right)
+    if type(left) is type(right) and not isinstance(left, int | float):
+        return bool(left == right)
+    a, b = _number(left), _number(right)
+    return not math.isnan(a) and not math.isnan(b) and a == b
 
 
 class _Parser:
@@ -147,7 +175,7 @@ class _Parser:
             "contains": _contains,
             "startsWith": lambda a, b: str(a).lower().startswith(str(b).lower()),
             "endsWith": lambda a, b: str(a).lower().endswith(str(b).lower()),
-            "format": lambda f, *a: re.sub(r"\{(\d+)\}", lambda m: str(a[int(m[1])]), f),
+            "format": _format,
         }
         if name not in functions:
             raise ExpressionError(f"unknown function {name}()")
@@ -171,6 +199,26 @@ class _Parser:
             else:
                 value = value.get(name) if isinstance(value, Mapping) else None
         return value.items if isinstance(value, _Filter) else value
+
+
+def _format(template: str, *args: Any) -> str:
+    """format(): `{N}` is the N-th argument as a string, `{{` and `}}` are literal braces."""
+    return re.sub(
+        r"\{\{|\}\}|\{(\d+)\}",
+        lambda m: to_string(args[int(m[1])]) if m[1] else m[0][0],
+        template,
+    )
+
+
+def to_string(value: Any) -> str:
+    """How GitHub turns a value into a string: null '', booleans 'true'/'false'."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class _Filter:
@@ -216,3 +264,26 @@ def condition_holds(
 def uses_status_function(text: str) -> bool:
     """Whether a condition calls success(), always(), failure() or cancelled()."""
     return any(re.search(rf"\b{name}\s*\(", text) for name in STATUS_FUNCTIONS)
+
+
+def interpolate(text: str, context: Mapping[str, Any], status: Status = Status()) -> str:
+    """A string with every `${{ expression }}` replaced by its value, as in `env:` and `with:`.
+
+    An expression ends at the first `}}` outside a string literal, so literals may hold braces.
+    """
+    out, pos = [], 0
+    while (start := text.find("${{", pos)) != -1:
+        out.append(text[pos:start])
+        index, quoted = start + 3, False
+        while index < len(text):
+            if text[index] == "'":
+                quoted = not quoted  # '' inside a literal toggles twice: still quoted
+            elif not quoted and text.startswith("}}", index):
+                break
+            index += 1
+        else:
+            raise ExpressionError(f"unterminated expression in {text!r}")
+        out.append(to_string(_Parser(text[start + 3 : index], context, status).parse()))
+        pos = index + 2
+    out.append(text[pos:])
+    return "".join(out)

@@ -94,6 +94,23 @@ def all_uses_lines() -> list[tuple[Path, int, str]]:
     return found
 
 
+# The repository variables the bootstrap prints (values as a real setup would have them).
+VARS: dict[str, str] = {
+    "AZURE_CLIENT_ID": "11111111-0000-4000-8000-000000000001",
+    "AZURE_PR_CLIENT_ID": "22222222-0000-4000-8000-000000000002",
+    "AZURE_TENANT_ID": "99999999-8888-7777-6666-555555555555",
+    "AZURE_SUBSCRIPTION_ID": "00000000-1111-2222-3333-444444444444",
+    "PULUMI_BACKEND_URL": "azblob://pulumi-state?storage_account=banknotestate08af8b4e",
+    "PULUMI_SECRETS_PROVIDER": (
+        "azurekeyvault://kvbanknotestate-08af8b4e.vault.azure.net/keys/pulumi-secrets"
+    ),
+    "AZURE_LOCATION": "westeurope",
+}
+PUSH_SHA = "a" * 40
+HEAD_SHA = "b" * 40  # a pull request's head commit
+MERGE_SHA = "c" * 40  # GitHub's test merge commit of that pull request: github.sha on PRs
+
+
 @dataclass
 class Event:
     """A GitHub event to simulate: its `github` context and the jobs forced to fail."""
@@ -104,6 +121,10 @@ class Event:
     payload: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
     fail: set[str] = field(default_factory=set)
+    sha: str = PUSH_SHA
+    vars: dict[str, str] = field(default_factory=lambda: dict(VARS))
+    # Outputs of jobs that succeed, by "file:job" (their steps are not simulated here).
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def context(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """The expression contexts a job condition can read."""
@@ -111,23 +132,31 @@ class Event:
             "github": {
                 "event_name": self.name,
                 "ref": self.ref,
+                "ref_name": self.ref.rsplit("/", 1)[-1],
+                "sha": self.sha,
                 "repository": self.repository,
                 "event": self.payload,
                 "run_id": "1234",
+                "token": "ghs_job_token",
             },
             "inputs": dict(inputs),
-            "vars": {},
+            "vars": dict(self.vars),
         }
 
 
 def push(ref: str = "refs/heads/main") -> Event:
     """A push to a branch of the repository."""
-    return Event("push", ref=ref)
+    return Event("push", ref=ref, payload={"after": PUSH_SHA})
 
 
 def dispatch(ref: str = "refs/heads/main", **inputs: Any) -> Event:
     """A run started by hand from a branch."""
     return Event("workflow_dispatch", ref=ref, inputs=inputs)
+
+
+def schedule() -> Event:
+    """A scheduled run: always on the default branch (docs.github.com, `schedule` event)."""
+    return Event("schedule", payload={"schedule": "23 4 * * *"})
 
 
 def pull_request(
@@ -136,22 +165,41 @@ def pull_request(
     labels: tuple[str, ...] = (),
     fork: bool = False,
     label: str | None = None,
+    author: str = "octocat",
+    state: str = "open",
 ) -> Event:
-    """A pull_request event; a fork's head repository differs from the base repository."""
+    """A pull_request event as GitHub sends it (the payload as of when the event happened).
+
+    `github.sha` is the test merge commit, the PR's head commit is `pull_request.head.sha`
+    (docs.github.com "Events that trigger workflows", pull_request: GITHUB_SHA "Last merge
+    commit on the GITHUB_REF branch"); a fork's head repository differs from the base one.
+    """
     repo = "owner/banknote"
     payload: dict[str, Any] = {
         "action": action,
         "number": number,
         "pull_request": {
             "number": number,
+            "state": "closed" if action == "closed" else state,
             "labels": [{"name": name} for name in labels],
-            "head": {"repo": {"full_name": "mallory/banknote" if fork else repo}},
+            "user": {"login": author},
+            "head": {
+                "sha": HEAD_SHA,
+                "ref": f"feature-{number}",
+                "repo": {"full_name": "mallory/banknote" if fork else repo},
+            },
             "base": {"ref": "main"},
         },
     }
     if label is not None:
         payload["label"] = {"name": label}
-    return Event("pull_request", ref=f"refs/pull/{number}/merge", repository=repo, payload=payload)
+    return Event(
+        "pull_request",
+        ref=f"refs/pull/{number}/merge",
+        repository=repo,
+        payload=payload,
+        sha=MERGE_SHA,
+    )
 
 
 def is_triggered(workflow: Mapping[str, Any], event: Event) -> bool:
@@ -165,6 +213,9 @@ def is_triggered(workflow: Mapping[str, Any], event: Event) -> bool:
         return branch in spec.get("branches", [branch])
     if event.name == "pull_request":
         return event.payload["action"] in spec.get("types", DEFAULT_PR_TYPES)
+    if event.name == "schedule":
+        # Scheduled runs use the workflow file on the default branch only.
+        return event.ref == "refs/heads/main"
     return True
 
 
@@ -198,7 +249,12 @@ def simulate(
             )
             key = f"{prefix}{file}:{name}"
             job = jobs[name]
-            if not condition_holds(job.get("if"), event.context(inputs), status):
+            context = event.context(inputs)
+            context["needs"] = {
+                n: {"result": own[n], "outputs": event.outputs.get(f"{file}:{n}", {})}
+                for n in _needs(job)
+            }
+            if not condition_holds(job.get("if"), context, status):
                 own[name] = results[key] = "skipped"
                 continue
             callee = called_file(job)
@@ -210,6 +266,23 @@ def simulate(
             else:
                 own[name] = results[key] = "failure" if key in event.fail else "success"
     return results
+
+
+def check_runs(workflows: Mapping[str, Mapping[str, Any]], event: Event) -> dict[str, str]:
+    """The check runs an event creates, by check name: a job's `name` (a called workflow's job
+    as "<caller> / <callee>"), and its conclusion, where a skipped job reports "success"
+    (docs.github.com "Using conditions to control job execution")."""
+    checks: dict[str, str] = {}
+    for file, workflow in workflows.items():
+        if not is_triggered(workflow, event):
+            continue
+        for key, result in simulate(workflows, file, event).items():
+            names = []
+            for part in key.split(">"):
+                part_file, job_id = part.split(":")
+                names.append(workflows[part_file]["jobs"][job_id].get("name", job_id))
+            checks[" / ".join(names)] = "success" if result == "skipped" else result
+    return checks
 
 
 def ran(results: Mapping[str, str]) -> set[str]:

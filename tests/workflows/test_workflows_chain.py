@@ -16,12 +16,14 @@ from tests.workflows.pipeline import (
     ROOT,
     Event,
     called_file,
+    check_runs,
     dispatch,
     is_triggered,
     load_workflows,
     pull_request,
     push,
     ran,
+    schedule,
     simulate,
     triggers,
     with_event_copy,
@@ -33,6 +35,11 @@ STAGES = [
     ("deploy.yml", "MLOps workflow - Build Image and Deploy"),
 ]
 DEPLOY_JOBS = {"deploy.yml:preview", "deploy.yml:pr-stack", "deploy.yml:deploy-dev"}
+# Every job that logs in to Azure, in any workflow.
+CLOUD_JOBS = DEPLOY_JOBS | {
+    "pr-stack-cleanup.yml:destroy",
+    "pr-stack-sweep.yml:sweep",
+}
 
 
 @pytest.fixture(scope="module")
@@ -144,20 +151,26 @@ def test_push_to_another_branch_runs_nothing(workflows: dict[str, dict[str, Any]
 def test_pull_request_previews_dev_and_never_updates_it(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
+    # The pr-stack job runs on every PR of this repository, and asks the GitHub API whether
+    # the PR is open and labelled before anything else (test_workflows_pulumi_runs.py).
     jobs = run_chain(workflows, pull_request())
     assert {"analyze.yml:lint", "analyze.yml:test", "train.yml:train"} <= jobs
-    assert jobs & DEPLOY_JOBS == {"deploy.yml:preview"}
+    assert jobs & DEPLOY_JOBS == {"deploy.yml:preview", "deploy.yml:pr-stack"}
 
 
-def test_preview_stack_label_adds_a_pr_stack(workflows: dict[str, dict[str, Any]]) -> None:
-    for event in (
-        pull_request(labels=("preview-stack",)),
-        pull_request(action="labeled", labels=("preview-stack",), label="preview-stack"),
-    ):
-        assert run_chain(workflows, event) & DEPLOY_JOBS == {
-            "deploy.yml:preview",
-            "deploy.yml:pr-stack",
-        }
+def test_preview_stack_label_deploys_without_rerunning_the_pipeline(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    event = pull_request(action="labeled", labels=("preview-stack",), label="preview-stack")
+    # find-run found the PR's successful pipeline run of its head commit...
+    found = with_event_copy(event, outputs={"pr-stack-label.yml:find-run": {"run-id": "99"}})
+    assert run_chain(workflows, found) == {
+        "pr-stack-label.yml:find-run",
+        "pr-stack-label.yml:deploy",  # calls deploy.yml with that run's model
+        "deploy.yml:pr-stack",  # and no preview of dev
+    }
+    # ...or found none (no source change, or a red run): nothing more runs.
+    assert run_chain(workflows, event) == {"pr-stack-label.yml:find-run"}
 
 
 def test_other_labels_start_nothing(workflows: dict[str, dict[str, Any]]) -> None:
@@ -165,16 +178,93 @@ def test_other_labels_start_nothing(workflows: dict[str, dict[str, Any]]) -> Non
     assert run_chain(workflows, event) == set()
 
 
+PR_ACTIONS = [
+    "opened",
+    "synchronize",
+    "reopened",
+    "labeled",
+    "unlabeled",
+    "edited",
+    "ready_for_review",
+    "converted_to_draft",
+    "assigned",
+    "review_requested",
+    "closed",
+]
+
+
+@pytest.mark.parametrize("action", PR_ACTIONS)
+def test_required_checks_are_never_skipped(
+    workflows: dict[str, dict[str, Any]], action: str
+) -> None:
+    # "A job that is skipped will report its status as 'Success'. It will not prevent a pull
+    # request from merging, even if it is a required check." (docs.github.com "Using
+    # conditions to control job execution"). So whenever Analyze runs, lint and test run.
+    event = pull_request(action=action, labels=("bug",), label="bug")
+    analyze = workflows["analyze.yml"]
+    if is_triggered(analyze, event):
+        results = simulate(workflows, "analyze.yml", event)
+        assert results["analyze.yml:lint"] == "success", action
+        assert results["analyze.yml:test"] == "success", action
+    for job in analyze["jobs"].values():
+        assert "if" not in job or called_file(job), "lint and test must not be conditional"
+
+
+def test_labelling_a_red_pull_request_keeps_its_checks_red(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    # The latest check run of a name is the one a PR shows: a push whose lint failed, then
+    # a label. No run of a required check's name may come after it and report success.
+    red = with_event_copy(pull_request(action="synchronize"), fail={"analyze.yml:lint"})
+    latest: dict[str, str] = {}
+    for event in (red, pull_request(action="labeled", labels=("bug",), label="bug")):
+        latest.update(check_runs(workflows, event))
+    assert latest["Lint (make lint)"] == "failure"
+    # The label workflow's skipped jobs carry names of their own.
+    analyze_names = {
+        job.get("name", name) for name, job in workflows["analyze.yml"]["jobs"].items()
+    }
+    label_names = set(check_runs(workflows, pull_request(action="labeled", label="bug")))
+    assert not analyze_names & label_names
+
+
+def test_dependabot_pull_requests_never_reach_azure(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    # Dependabot's runs get a read-only token and no OIDC (docs.github.com "Automating
+    # Dependabot with GitHub Actions"); the jobs decide on the PR's author, which stays
+    # dependabot[bot] when a person re-runs the workflow or pushes to its branch.
+    for action, label in (("opened", None), ("labeled", "preview-stack"), ("closed", None)):
+        event = pull_request(
+            action=action, labels=("preview-stack",), label=label, author="dependabot[bot]"
+        )
+        jobs = run_chain(workflows, event)
+        assert not jobs & CLOUD_JOBS, (action, jobs)
+        assert "pr-stack-label.yml:find-run" not in jobs
+    # ...while its updates are linted, tested and trained like any other change.
+    jobs = run_chain(workflows, pull_request(author="dependabot[bot]"))
+    assert {"analyze.yml:lint", "analyze.yml:test", "train.yml:train"} <= jobs
+
+
+def test_the_schedule_sweeps_pr_stacks_and_updates_the_lock(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    assert run_chain(workflows, schedule()) == {
+        "pr-stack-sweep.yml:sweep",
+        "lock-update.yml:lock",
+    }
+
+
 def test_forked_pull_requests_never_reach_a_cloud_job(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
-    for action in ("opened", "synchronize", "closed", "unlabeled"):
+    for action in ("opened", "synchronize", "closed", "unlabeled", "labeled"):
         event = pull_request(
             action=action, labels=("preview-stack",), fork=True, label="preview-stack"
         )
         jobs = run_chain(workflows, event)
-        cloud = DEPLOY_JOBS | {"train.yml:deploy", "pr-stack-cleanup.yml:destroy"}
-        assert not jobs & cloud, (action, jobs)
+        assert not jobs & (CLOUD_JOBS | {"train.yml:deploy"}), (action, jobs)
+        assert "pr-stack-label.yml:find-run" not in jobs
     # ...while their code is still linted, tested and trained.
     assert "train.yml:train" in run_chain(workflows, pull_request(fork=True))
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.workflows.expressions import ExpressionError, Status, condition_holds, evaluate
+from tests.workflows.expressions import (
+    ExpressionError,
+    Status,
+    condition_holds,
+    evaluate,
+    interpolate,
+)
 
 CONTEXT = {
     "github": {
@@ -42,6 +48,19 @@ CONTEXT = {
         ("format('pr-{0}', github.event.pull_request.number)", "pr-7"),
         ("${{ github.event.action == 'LABELED' }}", True),
         ("'it''s'", "it's"),
+        # docs.github.com "Evaluate expressions", format: "Escape curly braces using double
+        # braces", e.g. format('{{Hello {0} {1} {2}!}}', 'Mona', 'the', 'Octocat').
+        ("format('{{Hello {0} {1} {2}!}}', 'Mona', 'the', 'Octocat')", "{Hello Mona the Octocat!}"),
+        ("format('{{a: {{v: {0}}}}}', 'x')", "{a: {v: x}}"),
+        # Loose equality: "If the types do not match, GitHub coerces the type to a number"
+        # (null 0, false 0, true 1, '' 0, other strings parsed or NaN).
+        ("null == false", True),
+        ("'' == 0", True),
+        ("'1' == 1", True),
+        ("true == 1", True),
+        ("'abc' == 0", False),
+        ("inputs.missing != false", False),
+        ("!inputs.missing", True),
     ],
 )
 def test_evaluate(expression: str, expected: object) -> None:
@@ -62,3 +81,9 @@ def test_malformed_expressions_are_rejected() -> None:
     for text in ("github.ref ==", "(true", "unknown_fn(1)", "a ; b"):
         with pytest.raises(ExpressionError):
             evaluate(text, CONTEXT)
+
+
+def test_interpolation_turns_values_into_strings_like_github() -> None:
+    context = {**CONTEXT, "vars": {}}
+    assert interpolate("pr-${{ github.event.pull_request.number }}", context) == "pr-7"
+    assert interpolate("${{ vars.NOT_SET }}|${{ true }}|${{ 1 == 2 }}", context) == "|true|false"
