@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from contract import FORMAT_VERSION
 from infra import config
 from infra.bootstrap import config as bootstrap_config
 from tests.infra.pulumi_harness import MODEL_VERSION
@@ -139,17 +140,22 @@ def run_like_the_cli(
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    """A checkout of the app project after the train stage: Pulumi.yaml, the program, the
-    Dockerfile, and the model artifact where the pipeline puts it (artifacts/model)."""
+    """A checkout of the app project after the train stage: Pulumi.yaml, the program and the
+    artifact contract it reads through, the Dockerfile, and the model artifact where the
+    pipeline puts it (artifacts/model)."""
     root = tmp_path / "checkout"
     root.mkdir()
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Dockerfile"):
         shutil.copy(ROOT / name, root / name)
-    shutil.copytree(ROOT / "infra", root / "infra", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("infra", "contract"):
+        shutil.copytree(
+            ROOT / package, root / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     model = root / "artifacts" / "model"
     model.mkdir(parents=True)
     (model / "metadata.json").write_text(
-        json.dumps({"format_version": 1, "model_version": MODEL_VERSION}), encoding="utf-8"
+        json.dumps({"format_version": FORMAT_VERSION, "model_version": MODEL_VERSION}),
+        encoding="utf-8",
     )
     return root
 
@@ -175,7 +181,9 @@ def test_the_app_names_the_missing_artifact_by_its_absolute_path(checkout: Path)
     shutil.rmtree(checkout / "artifacts")
     result = run_like_the_cli("banknote", checkout, checkout / "infra", {})
     assert result.returncode != 0
-    assert f"{checkout / 'artifacts' / 'model' / 'metadata.json'} does not exist" in result.stderr
+    assert f"model artifact not found: {checkout / 'artifacts' / 'model'} does not exist" in (
+        result.stderr
+    )
     assert "Traceback" not in result.stderr.split("ConfigError")[-1]
 
 
