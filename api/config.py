@@ -41,6 +41,14 @@ class Settings(BaseSettings):
         le=256 * 1024 * 1024,
         description="Largest request body in bytes; larger bodies get 413.",
     )
+    coalesce_max_rows: int = Field(
+        default=256,
+        ge=1,
+        le=10_000,
+        description=(
+            "Most concurrent /predict notes scored in one model call (1: one call per request)."
+        ),
+    )
     ort_intra_op_threads: int = Field(
         default=1, ge=1, le=64, description="ONNX Runtime threads per model call (per worker)."
     )

@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.predictor = None
+    app.state.coalescer = None
     app.state.access_log = AccessLog(settings.log_level)
     install_error_handlers(app)
     app.include_router(root.router)
