@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     ort_intra_op_threads: int = Field(
         default=1, ge=1, le=64, description="ONNX Runtime threads per model call (per worker)."
     )
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Directory where the workers share their metrics (prometheus-client's multiprocess "
+            "files); wiped at start. Unset: a private one is made on /dev/shm when workers > 1."
+        ),
+    )
     # Below the 10 s that `docker stop` (and most platforms) wait before SIGKILL.
     graceful_shutdown_seconds: int = Field(
         default=8, ge=0, le=300, description="How long in-flight requests may run after SIGTERM."

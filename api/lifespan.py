@@ -63,3 +63,4 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.coalescer = None
         access_log: AccessLog = app.state.access_log
         access_log.flush()
+        metrics.close()
