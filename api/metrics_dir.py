@@ -33,14 +33,16 @@ def prepare(configured: Path | None, workers: int) -> tuple[Path | None, bool]:
         return configured, False
     if workers == 1:
         return None, False
-    for base in (TMPFS, Path(tempfile.gettempdir())):
+    for base in (TMPFS, None):  # None: the temporary directory, looked up only if needed
         try:
-            return Path(tempfile.mkdtemp(prefix=PREFIX, dir=base)), True
+            # gettempdir() itself raises when no candidate is writable (a read-only root).
+            where = base if base is not None else Path(tempfile.gettempdir())
+            return Path(tempfile.mkdtemp(prefix=PREFIX, dir=where)), True
         except OSError:
             continue
     raise MetricsDirError(
-        f"{workers} workers share their metrics through files, but neither {TMPFS} nor "
-        f"{tempfile.gettempdir()} is writable; set PROMETHEUS_MULTIPROC_DIR to a writable "
+        f"{workers} workers share their metrics through files, but neither {TMPFS} nor a "
+        "temporary directory is writable; set PROMETHEUS_MULTIPROC_DIR to a writable "
         "directory (a tmpfs)"
     )
 

@@ -186,6 +186,21 @@ class TestMetricsDir:
         with pytest.raises(metrics_dir.MetricsDirError, match="not a writable directory"):
             metrics_dir.prepare(blocker / "metrics", 2)
 
+    def test_no_writable_place_is_one_clear_error(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # As in a read-only container without /dev/shm: tempfile finds no usable directory.
+        blocker = tmp_path / "file"
+        blocker.write_text("")
+        monkeypatch.setattr(metrics_dir, "TMPFS", blocker / "shm")
+
+        def no_tempdir() -> str:
+            raise FileNotFoundError(2, "No usable temporary directory found")
+
+        monkeypatch.setattr(metrics_dir.tempfile, "gettempdir", no_tempdir)
+        with pytest.raises(metrics_dir.MetricsDirError, match="PROMETHEUS_MULTIPROC_DIR"):
+            metrics_dir.prepare(None, 2)
+
     def test_the_command_line_says_so_in_one_line(self, tmp_path: Path, artifact_dir: Path) -> None:
         blocker = tmp_path / "file"
         blocker.write_text("")
