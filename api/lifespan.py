@@ -51,8 +51,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     # What exists now (the app, its schemas, numpy, ONNX Runtime: ~70k objects) lives as long
     # as the process. Under load the cyclic GC's full collections walked all of it a few times
-    # a second, stopping the event loop for ~50 ms each (p99 latency 5x); frozen objects are
-    # skipped. Measured in `make bench` (p99 of /predict); unfrozen again at shutdown.
+    # a second, stopping the event loop for ~50 ms each (/predict p99 under wrk: 52 ms, 8 ms
+    # frozen; `make bench` prints the p99); frozen objects are skipped. Unfrozen at shutdown.
     gc.collect()
     gc.freeze()
     try:
