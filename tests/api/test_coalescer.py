@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
@@ -23,6 +24,19 @@ ROWS: list[Row] = [
         :, :4
     ].tolist()
 ]
+
+
+T = TypeVar("T")
+
+
+def run_on_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` on a loop of its own; unlike asyncio.run, it leaves the thread's
+    current loop alone (asyncio.run unsets it, and Pulumi's mocks in tests/infra need it)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +70,7 @@ def test_notes_queued_together_make_one_model_call(predictor: Predictor) -> None
     counting = CountingPredictor(predictor)
     coalescer = Coalescer(counting, max_rows=256)  # type: ignore[arg-type]
     rows = ROWS[:40]
-    answers = asyncio.run(_score_together(coalescer, rows))
+    answers = run_on_own_loop(_score_together(coalescer, rows))
     assert counting.calls == [40]
     assert answers == [predictor.predict_one(*row) for row in rows]
 
@@ -68,19 +82,19 @@ def test_an_answer_does_not_depend_on_its_company(predictor: Predictor) -> None:
     coalescer = Coalescer(predictor, max_rows=256)
     for _ in range(50):
         picked = rng.sample(range(len(ROWS)), rng.randint(2, 64))
-        answers = asyncio.run(_score_together(coalescer, [ROWS[i] for i in picked]))
+        answers = run_on_own_loop(_score_together(coalescer, [ROWS[i] for i in picked]))
         assert answers == [alone[i] for i in picked]
 
 
 def test_max_rows_bounds_each_call(predictor: Predictor) -> None:
     counting = CountingPredictor(predictor)
-    asyncio.run(_score_together(Coalescer(counting, max_rows=4), ROWS[:10]))  # type: ignore[arg-type]
+    run_on_own_loop(_score_together(Coalescer(counting, max_rows=4), ROWS[:10]))  # type: ignore[arg-type]
     assert sorted(counting.calls, reverse=True) == [4, 4, 2]
 
 
 def test_max_rows_one_is_one_call_per_note(predictor: Predictor) -> None:
     counting = CountingPredictor(predictor)
-    asyncio.run(_score_together(Coalescer(counting, max_rows=1), ROWS[:5]))  # type: ignore[arg-type]
+    run_on_own_loop(_score_together(Coalescer(counting, max_rows=1), ROWS[:5]))  # type: ignore[arg-type]
     assert counting.calls == [1, 1, 1, 1, 1]
 
 
@@ -91,7 +105,7 @@ def test_a_lone_note_waits_for_nothing_but_its_own_call(predictor: Predictor) ->
     async def one_after_another() -> list[tuple[int, float]]:
         return [await coalescer.score(row) for row in ROWS[:3]]
 
-    assert asyncio.run(one_after_another()) == [predictor.predict_one(*r) for r in ROWS[:3]]
+    assert run_on_own_loop(one_after_another()) == [predictor.predict_one(*r) for r in ROWS[:3]]
     assert counting.calls == [1, 1, 1]
 
 
@@ -102,23 +116,26 @@ def test_a_failing_model_call_fails_every_waiting_note(predictor: Predictor) -> 
 
     coalescer = Coalescer(Broken(predictor), max_rows=256)  # type: ignore[arg-type]
 
-    async def run() -> list[Any]:
+    async def scenario() -> list[Any]:
         futures = [coalescer.score(row) for row in ROWS[:3]]
         return list(await asyncio.gather(*futures, return_exceptions=True))
 
-    results = asyncio.run(run())
+    results = run_on_own_loop(scenario())
     assert [str(r) for r in results] == ["model call failed"] * 3
 
 
 def test_a_cancelled_request_does_not_break_the_others(predictor: Predictor) -> None:
     coalescer = Coalescer(predictor, max_rows=256)
 
-    async def run() -> list[tuple[int, float]]:
+    async def scenario() -> list[tuple[int, float]]:
         futures = [coalescer.score(row) for row in ROWS[:3]]
         futures[1].cancel()  # its client went away before the model call
         return [await futures[0], await futures[2]]
 
-    assert asyncio.run(run()) == [predictor.predict_one(*ROWS[0]), predictor.predict_one(*ROWS[2])]
+    assert run_on_own_loop(scenario()) == [
+        predictor.predict_one(*ROWS[0]),
+        predictor.predict_one(*ROWS[2]),
+    ]
 
 
 @pytest.mark.server
@@ -127,13 +144,16 @@ def test_concurrent_requests_get_their_own_answers(server: Any, predictor: Predi
     rows = ROWS[::10][:128]
     names = ("variance", "skewness", "curtosis", "entropy")
 
-    def ask(row: Row) -> tuple[str, float]:
-        with httpx.Client(base_url=server.url) as client:
-            body = client.post("/predict", json=dict(zip(names, row, strict=True))).json()
-        return body["prediction"], body["probability_forged"]
+    # One client shared by the threads (httpx clients are thread-safe; making one per thread
+    # races on os.environ inside httpx), with a connection per thread.
+    with httpx.Client(base_url=server.url, limits=httpx.Limits(max_connections=32)) as client:
 
-    with ThreadPoolExecutor(32) as pool:
-        answers = list(pool.map(ask, rows))
+        def ask(row: Row) -> tuple[str, float]:
+            body = client.post("/predict", json=dict(zip(names, row, strict=True))).json()
+            return body["prediction"], body["probability_forged"]
+
+        with ThreadPoolExecutor(32) as pool:
+            answers = list(pool.map(ask, rows))
     expected = []
     for row in rows:
         value, probability = predictor.predict_one(*row)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,6 +17,19 @@ from api.metrics import Metrics
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = ("20260101T000000Z-abc-123", "2026-01-01T00:00:00Z")
+
+
+T = TypeVar("T")
+
+
+def run_on_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` on a loop of its own; unlike asyncio.run, it leaves the thread's
+    current loop alone (asyncio.run unsets it, and Pulumi's mocks in tests/infra need it)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
 
 
 def samples(exposition: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -110,14 +124,14 @@ def test_changes_made_on_the_event_loop_are_shared_within_an_iteration(
     scraper.set_model(*MODEL)
     key = ("predictions_total", (("prediction", "forged"),))
 
-    async def run() -> tuple[float, float]:
+    async def scenario() -> tuple[float, float]:
         for _ in range(5):
             worker.count_predictions("forged")
         before = samples(scraper.render()).get(key, 0.0)  # same iteration: not yet written
         await asyncio.sleep(0)  # the loop turns once
         return before, samples(scraper.render())[key]
 
-    assert asyncio.run(run()) == (0.0, 5.0)
+    assert run_on_own_loop(scenario()) == (0.0, 5.0)
 
 
 def test_a_stopped_worker_keeps_its_counts_but_not_its_model(

@@ -42,13 +42,15 @@ def _drive(url: str) -> None:
     """GENUINE_COUNT + FORGED_COUNT predictions, 8 at a time, each on a new connection (so the
     kernel hands them to both workers)."""
     notes = [GENUINE] * GENUINE_COUNT + [FORGED] * FORGED_COUNT
+    # One thread-safe client that keeps no connection alive: every request connects anew.
+    with httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10) as client:
 
-    def ask(note: Any) -> str:
-        answer: str = httpx.post(f"{url}/predict", json=note, timeout=10).json()["prediction"]
-        return answer
+        def ask(note: Any) -> str:
+            answer: str = client.post(f"{url}/predict", json=note).json()["prediction"]
+            return answer
 
-    with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(ask, notes))
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(ask, notes))
     assert answers.count("genuine") == GENUINE_COUNT
     assert answers.count("forged") == FORGED_COUNT
 
