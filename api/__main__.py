@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from api import metrics_dir
 from api.artifact import ArtifactError
 from api.config import Settings
 from api.logs import logging_config
@@ -56,7 +57,8 @@ def _export(settings: Settings) -> None:
     # uvicorn's workers build the app from the environment (api.main:create_app), so the
     # command-line options must reach them as environment variables.
     for name, value in settings.model_dump().items():
-        os.environ[name.upper()] = str(value)
+        if value is not None:
+            os.environ[name.upper()] = str(value)
     threads = str(settings.ort_intra_op_threads)
     # BLAS/OpenMP pools would otherwise size themselves from the host's CPU count.
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -74,6 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"python -m api: invalid setting {where}: {first['msg']}", file=sys.stderr)
         return 2
     logging.config.dictConfig(logging_config(settings.log_level))
+    try:
+        shared_dir, made_here = metrics_dir.prepare(
+            settings.prometheus_multiproc_dir, settings.workers
+        )
+    except metrics_dir.MetricsDirError as exc:
+        print(f"python -m api: {exc}", file=sys.stderr)
+        return 2
+    settings = settings.model_copy(update={"prometheus_multiproc_dir": shared_dir})
     _export(settings)
 
     # Imported late so the thread variables above are set before numpy/ORT load.
@@ -82,23 +92,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     from api.lifespan import load_predictor
 
     try:
-        # Fail fast with one clear line instead of a traceback from inside uvicorn.
-        load_predictor(settings.model_dir, settings.ort_intra_op_threads)
-    except ArtifactError as exc:
-        _log.error("cannot serve: %s", exc)
-        return 1
-    uvicorn.run(
-        "api.main:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_config=logging_config(settings.log_level),
-        log_level=settings.log_level,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
-    )
+        try:
+            # Fail fast with one clear line instead of a traceback from inside uvicorn.
+            load_predictor(settings.model_dir, settings.ort_intra_op_threads)
+        except ArtifactError as exc:
+            _log.error("cannot serve: %s", exc)
+            return 1
+        uvicorn.run(
+            "api.main:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_config=logging_config(settings.log_level),
+            log_level=settings.log_level,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+        )
+    finally:
+        # Several workers: uvicorn's supervisor returns here after SIGTERM or SIGINT.
+        if shared_dir is not None and made_here:
+            metrics_dir.remove(shared_dir)
     return 0
 
 

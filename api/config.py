@@ -41,8 +41,23 @@ class Settings(BaseSettings):
         le=256 * 1024 * 1024,
         description="Largest request body in bytes; larger bodies get 413.",
     )
+    coalesce_max_rows: int = Field(
+        default=256,
+        ge=1,
+        le=10_000,
+        description=(
+            "Most concurrent /predict notes scored in one model call (1: one call per request)."
+        ),
+    )
     ort_intra_op_threads: int = Field(
         default=1, ge=1, le=64, description="ONNX Runtime threads per model call (per worker)."
+    )
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Directory where the workers share their metrics (prometheus-client's multiprocess "
+            "files); wiped at start. Unset: a private one is made on /dev/shm when workers > 1."
+        ),
     )
     # Below the 10 s that `docker stop` (and most platforms) wait before SIGKILL.
     graceful_shutdown_seconds: int = Field(

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from api.coalescer import Coalescer
 from api.metrics import Metrics
 from api.predictor import Predictor
 
@@ -16,6 +17,14 @@ def loaded_predictor(request: Request) -> Predictor:
     if predictor is None:
         raise HTTPException(503, "The model is not loaded")
     return predictor
+
+
+def loaded_coalescer(request: Request) -> Coalescer:
+    """The loaded model's request coalescer (/predict); 503 while there is no model."""
+    coalescer: Coalescer | None = request.app.state.coalescer
+    if coalescer is None:
+        raise HTTPException(503, "The model is not loaded")
+    return coalescer
 
 
 def app_metrics(request: Request) -> Metrics:

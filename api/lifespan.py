@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from api.artifact import ArtifactError, load_artifact
+from api.coalescer import Coalescer
 from api.config import Settings
 from api.logs import AccessLog
 from api.metrics import Metrics
@@ -35,6 +37,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _log.error("cannot serve: %s", exc)
         raise
     app.state.predictor = predictor
+    app.state.coalescer = Coalescer(predictor, settings.coalesce_max_rows)
     metrics.set_model(predictor.artifact.model_version, predictor.artifact.created_at)
     _log.info(
         "model loaded",
@@ -46,9 +49,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             }
         },
     )
+    # What exists now (the app, its schemas, numpy, ONNX Runtime: ~70k objects) lives as long
+    # as the process. Under load the cyclic GC's full collections walked all of it a few times
+    # a second, stopping the event loop for ~50 ms each (/predict p99 under wrk: 52 ms, 8 ms
+    # frozen; `make bench` prints the p99); frozen objects are skipped. Unfrozen at shutdown.
+    gc.collect()
+    gc.freeze()
     try:
         yield
     finally:
+        gc.unfreeze()
         app.state.predictor = None
+        app.state.coalescer = None
         access_log: AccessLog = app.state.access_log
         access_log.flush()
+        metrics.close()

@@ -39,8 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(settings.prometheus_multiproc_dir)
     app.state.predictor = None
+    app.state.coalescer = None
     app.state.access_log = AccessLog(settings.log_level)
     install_error_handlers(app)
     app.include_router(root.router)

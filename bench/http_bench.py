@@ -1,15 +1,21 @@
 """POST /predict under wrk: this service vs the reference app vs a bare FastAPI app.
 
-    .venv/bin/python -m bench.http_bench [--rounds 3] [--duration 5] [--connections 32]
+    .venv/bin/python -m bench.http_bench [--rounds 8] [--duration 2] [--connections 32]
 
-The machine is shared and noisy, so the three apps are measured in alternation, several rounds,
-in one run, and compared as ratios (median of the per-round ratios). One uvicorn worker each,
-wrk with one thread; p50/p99 latencies come from wrk's --latency distribution.
+The machine is shared and noisy (its speed drifts by up to 2x within seconds), so the apps are
+measured in alternation, many short rounds, in one run, and compared as ratios: the median of
+the per-round ratios. One uvicorn worker each, wrk with one thread; p50/p99 latencies come
+from wrk's --latency distribution. Besides the three apps, variants of the service show what
+its choices cost or save: `api-fastapi` has /predict written the conventional FastAPI way
+(pydantic body model, dependencies, response model), `api-1call` scores each request with its
+own model call (COALESCE_MAX_ROWS=1), `api-shared` keeps its metrics in the files that several
+workers share.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import statistics
@@ -22,7 +28,7 @@ from pathlib import Path
 from bench.servers import REPO, running
 
 LUA = REPO / "bench" / "post_note.lua"
-APPS = ("reference", "bare", "api")
+APPS = ("reference", "bare", "api", "api-fastapi", "api-1call", "api-shared")
 TARGET_VS_REFERENCE = 5.0
 TARGET_VS_BARE = 0.75
 
@@ -73,8 +79,8 @@ def _keep_tail(path: Path, lines: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, default=REPO / "artifacts" / "model")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--duration", type=int, default=2, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--logs", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 run = wrk(urls[name], args.duration, args.connections)
                 runs[name].append(run)
                 print(
-                    f"  round {round_number} {name:9s} {run.rps:9.0f} req/s  "
+                    f"  round {round_number} {name:11s} {run.rps:9.0f} req/s  "
                     f"p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms",
                     flush=True,
                 )
@@ -104,34 +110,60 @@ def main(argv: list[str] | None = None) -> int:
     return report(runs, args)
 
 
+def _ratio(runs: dict[str, list[Run]], over: str, under: str) -> float:
+    """Median of the per-round ratios of req/s (rounds are measured side by side)."""
+    return statistics.median(a.rps / b.rps for a, b in zip(runs[over], runs[under], strict=True))
+
+
 def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> int:
     print(
         f"\nPOST /predict, wrk -t1 -c{args.connections}, {args.rounds} x {args.duration}s "
         "per app, alternating; one uvicorn worker each"
     )
-    print(f"  {'app':10s} {'req/s (median)':>15s} {'p50 ms':>8s} {'p99 ms':>8s}")
+    print(f"  {'app':11s} {'req/s (median)':>15s} {'p50 ms':>8s} {'p99 ms':>8s}")
+    medians = {}
     for name in APPS:
         rps, p50, p99 = (
             statistics.median(getattr(r, key) for r in runs[name])
             for key in ("rps", "p50_ms", "p99_ms")
         )
-        print(f"  {name:10s} {rps:15.0f} {p50:8.2f} {p99:8.2f}")
-    vs_reference = statistics.median(
-        a.rps / r.rps for a, r in zip(runs["api"], runs["reference"], strict=True)
-    )
-    vs_bare = statistics.median(
-        a.rps / b.rps for a, b in zip(runs["api"], runs["bare"], strict=True)
-    )
+        medians[name] = {"rps": rps, "p50_ms": p50, "p99_ms": p99}
+        print(f"  {name:11s} {rps:15.0f} {p50:8.2f} {p99:8.2f}")
+    ratios = {
+        "api/reference": _ratio(runs, "api", "reference"),
+        "api/bare": _ratio(runs, "api", "bare"),
+        "api/api-fastapi": _ratio(runs, "api", "api-fastapi"),
+        "api-1call/bare": _ratio(runs, "api-1call", "bare"),
+        "api/api-1call": _ratio(runs, "api", "api-1call"),
+        "api-shared/api": _ratio(runs, "api-shared", "api"),
+    }
     errors = sum(r.errors for name in APPS for r in runs[name])
-    ok_ref = vs_reference >= TARGET_VS_REFERENCE
-    ok_bare = vs_bare >= TARGET_VS_BARE
+    ok_ref = ratios["api/reference"] >= TARGET_VS_REFERENCE
+    ok_bare = ratios["api/bare"] >= TARGET_VS_BARE
     print(
-        f"  api / reference = {vs_reference:5.2f}x  (target >= {TARGET_VS_REFERENCE}x: "
-        f"{'met' if ok_ref else 'NOT met'})"
+        f"  api / reference = {ratios['api/reference']:5.2f}x  (target >= "
+        f"{TARGET_VS_REFERENCE}x: {'met' if ok_ref else 'NOT met'})"
     )
     print(
-        f"  api / bare      = {vs_bare:5.2f}x  (target >= {TARGET_VS_BARE}x: "
-        f"{'met' if ok_bare else 'NOT met'})"
+        f"  api / bare      = {ratios['api/bare']:5.2f}x  (target >= {TARGET_VS_BARE}x: "
+        f"{'met' if ok_bare else 'NOT met'}; access log and metrics on)"
+    )
+    print(
+        f"  raw-body route: api / api-fastapi = {ratios['api/api-fastapi']:.2f}x  (the "
+        "conventional FastAPI route in its place)"
+    )
+    print(
+        f"  coalescing:     api-1call / bare = {ratios['api-1call/bare']:.2f}x, "
+        f"api / api-1call = {ratios['api/api-1call']:.2f}x  (one model call per request vs "
+        "per event-loop iteration)"
+    )
+    print(
+        f"  shared metrics: api-shared / api = {ratios['api-shared/api']:.2f}x  (the "
+        "multi-worker metrics files, on one worker)"
+    )
+    args.logs.mkdir(parents=True, exist_ok=True)
+    (args.logs / "http.json").write_text(
+        json.dumps({"apps": medians, "ratios": ratios, "rounds": args.rounds}, indent=2) + "\n"
     )
     if errors:
         print(f"  wrk reported {errors} errors or non-2xx answers")

@@ -2,11 +2,12 @@
 # `make bench`: the service's speed, measured side by side in one run and printed as ratios.
 #   1. one-row model call (ONNX Runtime vs sklearn) and parity on every dataset row
 #   2. /predict/batch with 10,000 notes: end to end, and parse+validate vs the model call
-#   3. POST /predict under wrk: this service vs the reference app vs a bare FastAPI app
+#   3. POST /predict under wrk: this service (and two variants) vs the reference app vs a
+#      bare FastAPI app
 #   4. offline batch scoring: peak memory at 100k vs 1M rows
 #   5. the container image: size added over its base, docker run to /ready
 # Figures are reported, not asserted in tests: the machines are shared and noisy.
-# Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5) per wrk run, MODEL_DIR (artifacts/model).
+# Environment: BENCH_ROUNDS (8), BENCH_SECONDS (2) per wrk run, MODEL_DIR (artifacts/model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +35,7 @@ echo
 "$py" -m bench.batch --model-dir "$model_dir"
 echo
 "$py" -m bench.http_bench --model-dir "$model_dir" \
-    --rounds "${BENCH_ROUNDS:-3}" --duration "${BENCH_SECONDS:-5}"
+    --rounds "${BENCH_ROUNDS:-8}" --duration "${BENCH_SECONDS:-2}"
 echo
 "$py" bench/batch_memory.py --model "$model_dir"
 echo

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.body import read_json_bytes, validate
-from api.deps import app_metrics, loaded_predictor
+from api.deps import app_metrics, loaded_coalescer, loaded_predictor
 from api.predictor import Predictor
 from api.schemas import (
     FORGED_EXAMPLE,
@@ -96,11 +96,14 @@ def build_router(max_batch_rows: int) -> APIRouter:
         calibrated probability that the note is forged.
         """
         # Called, not Depends(): this is the hot path, where dependency solving is skipped.
-        predictor = loaded_predictor(request)
+        coalescer = loaded_coalescer(request)
         note: Note = validate(NOTE_ADAPTER, await read_json_bytes(request, ONE_NOTE))
-        value, probability = predictor.predict_one(
-            note["variance"], note["skewness"], note["curtosis"], note["entropy"]
+        # Scored together with the other notes that arrive in this loop iteration
+        # (api/coalescer.py says why).
+        value, probability = await coalescer.score(
+            (note["variance"], note["skewness"], note["curtosis"], note["entropy"])
         )
+        predictor = coalescer.predictor
         name = predictor.class_names[value]
         app_metrics(request).count_predictions(name)
         return Response(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from typing import Any
@@ -255,3 +256,10 @@ def test_unhandled_error_is_a_generic_500_with_the_request_id(
     assert len(errors) == 1
     assert errors[0].fields == {"request_id": "boom-1"}  # type: ignore[attr-defined]
     assert errors[0].exc_info is not None
+
+
+def test_the_start_up_heap_is_frozen_while_serving(settings: Settings) -> None:
+    # Full GC collections must not walk the objects built at start-up (api/lifespan.py).
+    with TestClient(create_app(settings)):
+        assert gc.get_freeze_count() > 10_000
+    assert gc.get_freeze_count() == 0

@@ -172,21 +172,3 @@ def test_sigterm_lets_the_in_flight_request_finish(
     finally:
         own.stop()
     assert "Shutting down" in own.output() or "shutdown" in own.output().lower()
-
-
-def test_two_workers_from_the_environment(
-    artifact_dir: Path, tmp_path: Path, start_server: Any
-) -> None:
-    model_dir = tmp_path / "model"
-    shutil.copytree(artifact_dir, model_dir)
-    own = start_server(model_dir, env={"WORKERS": "2", "ORT_INTRA_OP_THREADS": "1"})
-    try:
-        own.wait_ready()
-        for _ in range(4):
-            response = httpx.post(f"{own.url}/predict", json=FORGED)
-            assert response.json()["prediction"] == "forged"
-    finally:
-        own.stop()
-    loaded = [line for line in own.output().splitlines() if '"model loaded"' in line]
-    assert len(loaded) == 2  # each worker process loads and checks its own copy
-    assert all(json.loads(line)["ort_intra_op_threads"] == 1 for line in loaded)

@@ -1,0 +1,138 @@
+"""Two real uvicorn workers on loopback: /metrics tells the totals, whichever worker answers."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.mmap_dict import MmapedDict
+
+from api.metrics import Metrics
+from api.schemas import FORGED_EXAMPLE as FORGED
+from api.schemas import GENUINE_EXAMPLE as GENUINE
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+GENUINE_COUNT, FORGED_COUNT = 140, 60
+SCRAPES = 8
+
+
+def _predictions_in(path: Path) -> float:
+    """The predictions one worker counted, read from its own multiprocess file."""
+    total = 0.0
+    for key, value, _timestamp, _pos in MmapedDict.read_all_values_from_file(str(path)):
+        if json.loads(key)[1] == "predictions_total":
+            total += value
+    return total
+
+
+def _sample(text: str, pattern: str) -> float:
+    found = re.findall(rf"^{pattern} (\S+)$", text, re.MULTILINE)
+    assert len(found) == 1, f"{pattern!r} in:\n{text}"
+    return float(found[0])
+
+
+def _drive(url: str) -> None:
+    """GENUINE_COUNT + FORGED_COUNT predictions, 8 at a time, each on a new connection (so the
+    kernel hands them to both workers)."""
+    notes = [GENUINE] * GENUINE_COUNT + [FORGED] * FORGED_COUNT
+    # One thread-safe client that keeps no connection alive: every request connects anew.
+    with httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10) as client:
+
+        def ask(note: Any) -> str:
+            answer: str = client.post(f"{url}/predict", json=note).json()["prediction"]
+            return answer
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(ask, notes))
+    assert answers.count("genuine") == GENUINE_COUNT
+    assert answers.count("forged") == FORGED_COUNT
+
+
+def _assert_totals(url: str) -> None:
+    """Several scrapes, each on a new connection: every one tells the exact totals."""
+    total = GENUINE_COUNT + FORGED_COUNT
+    for _ in range(SCRAPES):
+        text = httpx.get(f"{url}/metrics", timeout=10).text
+        assert _sample(text, r'predictions_total\{prediction="genuine"\}') == GENUINE_COUNT
+        assert _sample(text, r'predictions_total\{prediction="forged"\}') == FORGED_COUNT
+        assert (
+            _sample(text, r'http_requests_total\{method="POST",route="/predict",status="200"\}')
+            == total
+        )
+        assert (
+            _sample(text, r'http_request_duration_seconds_count\{method="POST",route="/predict"\}')
+            == total
+        )
+        assert _sample(text, r"model_info\{[^}]*\}") == 1.0
+
+
+def test_two_workers_report_totals(artifact_dir: Path, tmp_path: Path, start_server: Any) -> None:
+    model_dir = tmp_path / "model"
+    shutil.copytree(artifact_dir, model_dir)
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    # Counts left by an earlier run in the same directory must not carry over.
+    earlier = Metrics(shared, "99999")
+    earlier.set_model("earlier-version", "2026-01-01T00:00:00Z")
+    earlier.count_predictions("forged", 1000)
+    earlier.close()
+
+    own = start_server(model_dir, env={"WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(shared)})
+    try:
+        own.wait_ready()
+        _drive(own.url)
+        # Both workers answered predictions: one worker's numbers alone would be wrong.
+        per_worker = [_predictions_in(path) for path in sorted(shared.glob("counter_*.db"))]
+        assert len(per_worker) == 2
+        assert all(count > 0 for count in per_worker)
+        assert sum(per_worker) == GENUINE_COUNT + FORGED_COUNT
+        _assert_totals(own.url)
+    finally:
+        assert own.stop() == 0
+    # A stopped worker's model_info goes with it; its counts stay until the next start.
+    assert not list(shared.glob("gauge_*"))
+    assert len(list(shared.glob("counter_*.db"))) == 2
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _environment(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_two_workers_share_a_private_tmpfs_directory_removed_at_exit(
+    artifact_dir: Path, tmp_path: Path, start_server: Any
+) -> None:
+    model_dir = tmp_path / "model"
+    shutil.copytree(artifact_dir, model_dir)
+    own = start_server(model_dir, env={"WORKERS": "2", "ORT_INTRA_OP_THREADS": "1"})
+    try:
+        own.wait_ready()
+        directories = {
+            _environment(child).get("PROMETHEUS_MULTIPROC_DIR")
+            for child in _children(own.process.pid)
+        } - {None}
+        # uvicorn's supervisor also starts a resource tracker; the workers carry the directory.
+        assert len(directories) == 1
+        shared = Path(str(directories.pop()))
+        assert shared.parent == Path("/dev/shm")
+        _drive(own.url)
+        _assert_totals(own.url)
+        assert len(list(shared.glob("counter_*.db"))) == 2
+    finally:
+        assert own.stop() == 0
+    assert not shared.exists()
+    # Each worker loaded and checked its own copy of the model, with one ORT thread.
+    loaded = [line for line in own.output().splitlines() if '"model loaded"' in line]
+    assert len(loaded) == 2
+    assert all(json.loads(line)["ort_intra_op_threads"] == 1 for line in loaded)
