@@ -22,6 +22,9 @@ NAMESPACES = {
     "managedidentity": "Microsoft.ManagedIdentity",
     "storage": "Microsoft.Storage",
     "keyvault": "Microsoft.KeyVault",
+    "operationalinsights": "Microsoft.OperationalInsights",
+    "app": "Microsoft.App",
+    "monitor": "Microsoft.Insights",
 }
 
 
@@ -35,7 +38,8 @@ def test_every_provider_the_programs_use_is_registered_and_waited_for(
     app_stack: Callable[..., ProgramRun], bootstrap_stack: Callable[..., ProgramRun]
 ) -> None:
     used = set()
-    for run in (app_stack("alice"), bootstrap_stack()):
+    # alice: a developer's stack on ACI; prod: Azure Container Apps.
+    for run in (app_stack("alice"), app_stack("prod"), bootstrap_stack()):
         for resource in run.custom():
             provider, module, _ = resource.type.split(":")
             if provider == "azure-native":
