@@ -7,8 +7,8 @@ doubling number of connections (1, 2, 4, ...). Each step's req/s and p99 are pri
 is the step with the highest req/s whose p99 stays under the bound; the most connections whose
 p99 stays under it is the concurrency one worker can queue within the bound. README, "Scale
 out: Azure Container Apps", turns both into the HTTP scale rule's threshold
-(concurrentRequests) and into replicas for a load. A figure from this machine, not an assertion: compare it with Azure's vCPU before relying
-on it.
+(concurrentRequests) and into replicas for a load. A figure from this machine, not an
+assertion: compare it with Azure's vCPU before relying on it.
 """
 
 from __future__ import annotations
@@ -68,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     args.logs.mkdir(parents=True, exist_ok=True)
     steps = []
     print(f"POST /predict, one worker, wrk -t1, {args.duration}s per level")
-    with (args.logs / "capacity-api.log").open("w") as log, running("api", args.model_dir, log) as url:
+    with (
+        (args.logs / "capacity-api.log").open("w") as log,
+        running("api", args.model_dir, log) as url,
+    ):
         wrk(url, 2, 8)  # warm-up
         for connections in levels(args.max_connections):
             run = wrk(url, args.duration, connections)

@@ -77,8 +77,16 @@ _IMAGE_REF = re.compile(
 # Azure Container Apps, Consumption plan: the CPU and memory of a replica must be one of these
 # pairs (learn.microsoft.com "Containers in Azure Container Apps", vCPU and memory allocation
 # requirements; a Consumption-only environment stops at 2 cores and 4Gi).
-APPS_CPU_MEMORY: Final = ((0.25, 0.5), (0.5, 1.0), (0.75, 1.5), (1.0, 2.0), (1.25, 2.5),
-                          (1.5, 3.0), (1.75, 3.5), (2.0, 4.0))
+APPS_CPU_MEMORY: Final = (
+    (0.25, 0.5),
+    (0.5, 1.0),
+    (0.75, 1.5),
+    (1.0, 2.0),
+    (1.25, 2.5),
+    (1.5, 3.0),
+    (1.75, 3.5),
+    (2.0, 4.0),
+)
 APPS_REPLICAS_RANGE: Final = (0, 300)  # the Consumption plan's maximum replicas per revision
 CONCURRENT_REQUESTS_RANGE: Final = (1, 10_000)
 # A revision name is <app>--<suffix>; labels and suffixes share its rules (infra/revisions.py).

@@ -219,9 +219,11 @@ class ApiContainerApp(pulumi.ComponentResource):
         self.latest_revision = latest
         self.stable_revision = split.apply(revisions.serving)
         self.canary_url = pulumi.Output.all(split, domain).apply(
-            lambda pair: revisions.label_url(self.app_name, revisions.CANARY_LABEL, pair[1])
-            if any(t.label == revisions.CANARY_LABEL for t in pair[0])
-            else ""
+            lambda pair: (
+                revisions.label_url(self.app_name, revisions.CANARY_LABEL, pair[1])
+                if any(t.label == revisions.CANARY_LABEL for t in pair[0])
+                else ""
+            )
         )
         self.register_outputs(
             {

@@ -190,7 +190,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             suffix = state["template"]["revisionSuffix"]
             state["latestRevisionName"] = f"{state['containerAppName']}--{suffix}"
             ids = state["identity"]["userAssignedIdentities"]
-            state["identity"] = {**state["identity"], "userAssignedIdentities": {i: {} for i in ids}}
+            state["identity"] = {
+                **state["identity"],
+                "userAssignedIdentities": {i: {} for i in ids},
+            }
         state.setdefault("name", _name_of(args.typ, args.name, state))
         self.run.resources.append(Declared(args.typ, args.name, rid, dict(args.inputs), state))
         return rid, state

@@ -125,7 +125,11 @@ def test_federated_credentials_are_written_one_at_a_time_per_identity(run: Progr
 
 
 # -- identity by identity: what each may write ----------------------------------------------------
-ARM_WRITERS = {"stack-deployer", "apps-deployer", "stack-groups"}  # the custom roles that change resources
+ARM_WRITERS = {
+    "stack-deployer",
+    "apps-deployer",
+    "stack-groups",
+}  # the custom roles that change resources
 
 
 def arm_write_scopes(run: ProgramRun, principal: str) -> set[str]:
@@ -172,7 +176,9 @@ def test_the_prod_identity_writes_only_prod_and_reads_dev(run: ProgramRun) -> No
     assert apps in granted
     assert aci not in granted
     for key in ("deploy", "pr"):
-        others = {a["roleDefinitionId"] for a in assignments_of(run, identity(run, key)["principalId"])}
+        others = {
+            a["roleDefinitionId"] for a in assignments_of(run, identity(run, key)["principalId"])
+        }
         assert apps not in others
         assert aci in others
 
@@ -241,8 +247,12 @@ def test_custom_roles_cover_only_what_the_app_stack_manages(run: ProgramRun) -> 
     )
     for action in apps_permission["actions"]:
         assert action.startswith(
-            (*common, "Microsoft.App/managedEnvironments/", "Microsoft.App/containerApps/",
-             "Microsoft.Insights/diagnosticSettings/")
+            (
+                *common,
+                "Microsoft.App/managedEnvironments/",
+                "Microsoft.App/containerApps/",
+                "Microsoft.Insights/diagnosticSettings/",
+            )
         ), action
         assert "federatedIdentityCredentials" not in action
         assert not action.startswith("Microsoft.Authorization/roleAssignments/w")

@@ -143,7 +143,9 @@ def test_prod_is_a_complete_container_apps_stack_that_builds_nothing(
             assert resource.inputs["resourceGroupName"] == "rg-banknote_prod", resource.name
 
 
-def test_the_app_runs_the_given_image_by_digest(phase: Callable[..., ProgramRun], image: str) -> None:
+def test_the_app_runs_the_given_image_by_digest(
+    phase: Callable[..., ProgramRun], image: str
+) -> None:
     run = phase(stableRevision=STABLE)
     (container,) = container_app(run)["template"]["containers"]
     assert container["image"] == image
@@ -380,7 +382,7 @@ def test_outputs_of_the_container_apps_stack(phase: Callable[..., ProgramRun]) -
     assert out["model_version"] == MODEL_VERSION
 
 
-# -- Azure Container Instances keeps its logs too ---------------------------------------------------
+# -- Azure Container Instances keeps its logs too -------------------------------------------
 @pytest.mark.parametrize("stack", ["dev", "pr-123"])
 def test_the_container_group_sends_its_logs_to_the_workspace(
     app_stack: AppStack, stack: str
@@ -398,8 +400,10 @@ def test_the_container_group_sends_its_logs_to_the_workspace(
         "logType": "ContainerInstanceLogs",
     }
     # The key is read from Azure at deploy time and stays a secret in the state.
-    assert is_secret(raw) or is_secret(raw["logAnalytics"]) or is_secret(
-        raw["logAnalytics"]["workspaceKey"]
+    assert (
+        is_secret(raw)
+        or is_secret(raw["logAnalytics"])
+        or is_secret(raw["logAnalytics"]["workspaceKey"])
     )
     assert WORKSPACE_KEY not in str(run.exports)
     assert workspace.inputs["workspaceName"] == f"log-banknote-{stack}"

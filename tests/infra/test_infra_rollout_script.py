@@ -276,7 +276,8 @@ def test_step_outputs_go_to_github_output(
     )
     assert code == 0
     (line,) = out.read_text().splitlines()
-    assert line.startswith("image=") and line.endswith("@sha256:" + "1" * 64)
+    assert line.startswith("image=")
+    assert line.endswith("@sha256:" + "1" * 64)
 
 
 @pytest.mark.parametrize(

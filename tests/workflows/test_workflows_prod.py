@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from infra import containerapp, container
+from infra import container, containerapp
 from tests.workflows.jobrun import World, run_job
 from tests.workflows.pipeline import (
     VARS,
@@ -77,7 +77,9 @@ def test_prod_follows_dev_on_main_and_stops_when_dev_fails(
     results = simulate(workflows, "deploy.yml", event)
     assert results["deploy.yml:deploy-dev"] == "success"
     assert results["deploy.yml:deploy-prod"] == "success"
-    failed = simulate(workflows, "deploy.yml", with_event_copy(event, fail={"deploy.yml:deploy-dev"}))
+    failed = simulate(
+        workflows, "deploy.yml", with_event_copy(event, fail={"deploy.yml:deploy-dev"})
+    )
     assert failed["deploy.yml:deploy-prod"] == "skipped"
 
 
@@ -140,9 +142,7 @@ def outcomes(job: Any) -> dict[str, str]:
     return {s.name.split(",")[0].split(" (")[0]: s.outcome for s in job.steps}
 
 
-def test_a_passing_canary_is_promoted(
-    workflows: dict[str, dict[str, Any]], world: World
-) -> None:
+def test_a_passing_canary_is_promoted(workflows: dict[str, dict[str, Any]], world: World) -> None:
     job = run_job(workflows["deploy.yml"], "deploy-prod", push(), world, MODEL, needs=NEEDS)
     assert job.ok, job.log()
     assert job.outcome("Import dev's image") == "success"

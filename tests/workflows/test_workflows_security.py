@@ -295,7 +295,8 @@ def test_pulumi_previews_on_prs_and_updates_dev_only_from_main(
         "deploy.yml:deploy-dev": ["up dev", 'pulumi_stack.py prepare "$STACK" --create'],
         "deploy.yml:deploy-prod": [
             'pulumi_stack.py prepare "$STACK" --create',
-            'rollout.py import-image "$STACK" --source "$DEV_IMAGE" --model-version "$MODEL_VERSION"',
+            'rollout.py import-image "$STACK" --source "$DEV_IMAGE" '
+            '--model-version "$MODEL_VERSION"',
             'rollout.py canary "$STACK" --image "$IMAGE" --rollout-id "$ROLLOUT_ID"',
             'rollout.py promote "$STACK"',
             'rollout.py rollback "$STACK" --reason "$REASON"',
@@ -408,7 +409,10 @@ def test_the_deploy_uses_the_artifact_the_train_stage_uploaded(
         (step,) = [s for s in job["steps"] if s.get("uses") == "./.github/actions/model-artifact"]
         assert step["with"]["expected-version"] == "${{ inputs.model-version }}", name
         assert step["with"]["run-id"] == "${{ env.SOURCE_RUN_ID }}", name
-        if name not in ("deploy-dev", "deploy-prod"):  # another run's model for a PR: that PR's head commit only
+        if name not in (
+            "deploy-dev",
+            "deploy-prod",
+        ):  # another run's model for a PR: that PR's head commit only
             assert step["with"]["pr-head-sha"] == "${{ github.event.pull_request.head.sha }}"
     assert (
         workflows["deploy.yml"]["env"]["SOURCE_RUN_ID"] == "${{ inputs.run-id || github.run_id }}"
