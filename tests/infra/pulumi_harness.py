@@ -8,6 +8,7 @@ the runtime state reset before each run so stacks cannot leak into each other.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable
@@ -279,6 +280,13 @@ def run_program(
     """Run one Pulumi program to completion under mocks, in `cwd` as the CLI would, and return
     what it declared."""
     run = ProgramRun()
+    # pulumi.runtime.test runs the program on the thread's event loop; a test that used
+    # asyncio.run() before (test_infra_parts.py) leaves the thread without one.
+    try:
+        if asyncio.get_event_loop_policy().get_event_loop().is_closed():
+            raise RuntimeError("closed")
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
     # A fresh root stack resource, settings and config for every run.
     pulumi_settings.ROOT.set(None)
     mocks = RecordingMocks(run)
