@@ -137,6 +137,9 @@ class Rollout:
             raise RolloutError(f"--source must be an image by digest, got {source!r}")
         repository, digest = source.split("/", 1)[1].split("@", 1)
         urn = f"urn:pulumi:{self.stack}::{self.project()}::{REGISTRY_COMPONENT}::"
+        # With an image given the program declares no build (and exchanges no push token); the
+        # app that would run it is not targeted, and the canary step sets the imported copy.
+        self.set_config(image=source)
         self.up("--target", urn + REGISTRY_COMPONENT_NAME)
         exported = self.pulumi("stack", "export", "--stack", self.stack)
         if exported.returncode != 0:

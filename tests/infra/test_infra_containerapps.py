@@ -102,6 +102,30 @@ def test_pulumi_prod_yaml_selects_container_apps_with_production_values() -> Non
     assert cfg.image is None  # the rollout sets the imported image, never a committed one
 
 
+def test_the_platform_defaults_to_aci_and_only_containerapps_reads_its_keys() -> None:
+    cfg = config.parse({}, project="banknote", stack="dev", env={})
+    assert (cfg.platform, cfg.image, cfg.apps) == ("aci", None, None)
+    # ACI keeps its own CPU rules; a Container Apps pair is not required there.
+    assert config.parse({"cpu": "1.3"}, project="banknote", stack="s", env={}).cpu == 1.3
+    apps = config.parse(
+        {"platform": "containerapps", "cpu": "0.25", "memoryGb": "0.5"},
+        project="banknote",
+        stack="s",
+        env={},
+    )
+    assert apps.apps == config.ContainerAppsConfig(
+        min_replicas=1,
+        max_replicas=3,
+        concurrent_requests=10,
+        canary_weight=0,
+        stable_revision=None,
+        rollback=False,
+        rollout_id="",
+    )
+    with pytest.raises(ConfigError, match="platform='kubernetes' is invalid"):
+        config.parse({"platform": "kubernetes"}, project="banknote", stack="s", env={})
+
+
 def test_container_apps_settings_are_validated_before_anything_is_declared(
     app_stack: AppStack,
 ) -> None:

@@ -88,7 +88,7 @@ def test_the_container_apps_section_covers_choice_rollout_capacity_and_cost() ->
         assert f"scripts/rollout.py {command}" in scale, command
     # The capacity figure and the threshold derived from it, as committed in Pulumi.prod.yaml.
     assert "req/s at p99 < 50 ms" in scale
-    assert "`concurrentRequests` = 128 × 0.5 × 0.5 = **32**" in scale
+    assert "`concurrentRequests` = 128 \u00d7 0.5 \u00d7 0.5 = **32**" in scale
     prod = (ROOT / "Pulumi.prod.yaml").read_text()
     assert 'banknote:concurrentRequests: "32"' in prod
     for note in ("Free grant", "180,000 vCPU-seconds", "`minReplicas` is the floor of the bill"):

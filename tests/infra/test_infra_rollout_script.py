@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from scripts import rollout
-from tests.infra.pulumi_harness import CONTAINER_APP, REGISTRY, ROOT, plain, run_app
+from tests.infra.pulumi_harness import CONTAINER_APP, IMAGE, REGISTRY, ROOT, plain, run_app
 
 DEV_REGISTRY = "banknotedev0123abcd.azurecr.io"
 VERSION = "20261126T041500Z-3856aec"
@@ -85,6 +85,7 @@ class Clouds:
         if run.error is not None:
             return 255, f"error: {run.error}"
         if "--target" in args:
+            assert run.of_type(IMAGE) == []  # nothing is built for the targeted update
             urn = args[args.index("--target") + 1]
             assert urn == "urn:pulumi:prod::banknote::banknote:app:PrivateRegistry::registry"
             wanted = [r for r in run.custom() if r.type == REGISTRY or "identity" in r.name]
@@ -128,8 +129,10 @@ def deploy(clouds: Clouds, n: int, rollout_id: str) -> rollout.Rollout:
 def test_the_same_image_is_imported_into_prods_registry(clouds: Clouds) -> None:
     steps = rollout.Rollout("prod", clouds)
     image = steps.import_image(dev_image(1), VERSION)
-    # The registry is created by a targeted update first, before anything else of the stack.
-    up = clouds.calls[0]
+    # The registry is created by a targeted update first, before anything else of the stack,
+    # with dev's image as the config's image, so that the program builds nothing.
+    assert clouds.calls[0] == ["pulumi", "config", "set", "--stack", "prod", "image", dev_image(1)]
+    up = clouds.calls[1]
     assert up[:4] == ["pulumi", "up", "--yes", "--skip-preview"]
     assert "--target" in up
     (registry,) = [r["outputs"] for r in clouds.state if r["type"] == REGISTRY]
