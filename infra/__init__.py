@@ -1,5 +1,6 @@
 """Azure as code: the Pulumi app program (this package) and the bootstrap project (bootstrap/).
 
-The app stack builds the service image, pushes it to a private registry and runs it on Azure
-Container Instances; `python -m` is not how it runs: Pulumi runs `infra/__main__.py`.
+The app stack builds the service image (or takes one by digest), pushes it to a private
+registry and runs it on Azure Container Instances or, with `platform: containerapps`, on Azure
+Container Apps; `python -m` is not how it runs: Pulumi runs `infra/__main__.py`.
 """

@@ -1,5 +1,9 @@
-"""The app stack, composed: config, resource group, registry + pull identity, image, container
-group, outputs. Everything is read and validated before the first resource is declared."""
+"""The app stack, composed: config, resource group, registry + pull identity, image, logs, then
+the platform (a container group, or a container app), outputs. Everything is read and validated
+before the first resource is declared.
+
+Only the last part forks on `platform`: registry, identity, image, logs and tags are the same
+for Azure Container Instances and Azure Container Apps."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from pulumi_azure_native import authorization, resources
 
 from infra import artifact, config, image, naming
 from infra.container import PORT, ApiContainerArgs, ApiContainerGroup
+from infra.containerapp import ApiContainerApp, ApiContainerAppArgs
+from infra.monitoring import LogWorkspace, LogWorkspaceArgs
 from infra.registry import PrivateRegistry, RegistryArgs
 from infra.tags import standard_tags
 
@@ -33,7 +39,7 @@ def main() -> None:
     """Declare the app stack's resources and export its outputs."""
     cfg = config.load()
     model_version = artifact.read_model_version(cfg.model_dir)
-    if cfg.registry_auth == "identity" and cfg.registry_sku != "Premium":
+    if cfg.registry_auth == "identity" and cfg.registry_sku != "Premium" and cfg.apps is None:
         # Microsoft lists a Premium registry as the prerequisite of ACI's identity pulls
         # (learn.microsoft.com "Deploy to Azure Container Instances from Azure Container
         # Registry using a managed identity"); say so rather than fail later with
@@ -60,26 +66,68 @@ def main() -> None:
             tags=tags,
         ),
     )
-    built = image.build_and_push(cfg, model_version, registry.login_server, client.tenant_id)
-    app = ApiContainerGroup(
-        "api",
-        ApiContainerArgs(
-            cfg=cfg,
+    # A given image (by digest, already in this stack's registry: the prod rollout imports dev's
+    # image there) is deployed as it is; otherwise the Dockerfile is built and pushed.
+    deployed: pulumi.Input[str] = (
+        cfg.image
+        if cfg.image is not None
+        else image.build_and_push(
+            cfg, model_version, registry.login_server, client.tenant_id
+        ).repo_digest
+    )
+    logs = LogWorkspace(
+        "logs",
+        LogWorkspaceArgs(
             resource_group_name=group_name,
-            registry=registry.registry,
-            login_server=registry.login_server,
-            identity_id=registry.identity.id,
-            pull_grant=registry.acr_pull,
-            image=built.repo_digest,
+            location=cfg.location,
+            workspace_name=f"log-{cfg.dns_label}",
             tags=tags,
         ),
     )
 
-    url = pulumi.Output.concat("http://", app.fqdn, f":{PORT}/")
+    if cfg.apps is not None:
+        service = ApiContainerApp(
+            "api",
+            ApiContainerAppArgs(
+                cfg=cfg,
+                apps=cfg.apps,
+                resource_group_name=group_name,
+                login_server=registry.login_server,
+                identity_id=registry.identity.id,
+                pull_grant=registry.acr_pull,
+                image=deployed,
+                model_version=model_version,
+                logs=logs,
+                tags=tags,
+            ),
+        )
+        url, fqdn = service.url, service.fqdn
+        pulumi.export("app_name", service.app_name)
+        pulumi.export("latest_revision", service.latest_revision)
+        pulumi.export("stable_revision", service.stable_revision)
+        pulumi.export("canary_url", service.canary_url)
+    else:
+        group = ApiContainerGroup(
+            "api",
+            ApiContainerArgs(
+                cfg=cfg,
+                resource_group_name=group_name,
+                registry=registry.registry,
+                login_server=registry.login_server,
+                identity_id=registry.identity.id,
+                pull_grant=registry.acr_pull,
+                image=deployed,
+                tags=tags,
+                logs=logs,
+            ),
+        )
+        fqdn = group.fqdn
+        url = pulumi.Output.concat("http://", fqdn, f":{PORT}/")
+
     pulumi.export("url", url)
     pulumi.export("docs_url", pulumi.Output.concat(url, "docs"))
-    pulumi.export("fqdn", app.fqdn)
-    pulumi.export("image", built.repo_digest)
+    pulumi.export("fqdn", fqdn)
+    pulumi.export("image", deployed)
     pulumi.export("registry", registry.login_server)
     pulumi.export("resource_group", group_name)
     pulumi.export("model_version", model_version)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, NoReturn
@@ -21,6 +21,7 @@ from infra import naming, paths
 from infra.errors import ConfigError
 
 RegistryAuth = Literal["identity", "admin"]
+Platform = Literal["aci", "containerapps"]
 
 # Every key the app program reads, with its default (strings, as Pulumi config values are).
 DEFAULTS: Final[Mapping[str, str]] = {
@@ -38,6 +39,16 @@ DEFAULTS: Final[Mapping[str, str]] = {
     "baseImage": "",  # empty: the Dockerfile's own default
     "gitCommit": "",  # empty: $GIT_COMMIT or $GITHUB_SHA when set, else unknown
     "resourceGroup": "",  # empty: the stack creates and owns rg-<dns label>
+    "platform": "aci",
+    "image": "",  # empty: build the image from the Dockerfile and push it
+    # Azure Container Apps only (platform: containerapps); see infra/containerapp.py.
+    "minReplicas": "1",
+    "maxReplicas": "3",
+    "concurrentRequests": "10",
+    "canaryWeight": "0",
+    "stableRevision": "",  # empty: no revision serves yet (the first deploy)
+    "rollback": "false",
+    "rolloutId": "",
 }
 
 # Azure Container Instances limits for a Linux container group in a standard region
@@ -56,6 +67,44 @@ _RESOURCE_GROUP = re.compile(r"^[A-Za-z0-9_().-]{0,89}[A-Za-z0-9_()-]$")
 _REUSE_SCOPES: Final = ("TenantReuse", "SubscriptionReuse", "ResourceGroupReuse", "Unsecure")
 _REGISTRY_SKUS: Final = ("Basic", "Standard", "Premium")
 _LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
+_PLATFORMS: Final = ("aci", "containerapps")
+# An image by digest in an Azure Container Registry: <registry>.azurecr.io/<repository>@sha256:<64
+# hex>. Deploying by digest is what makes "the same image" checkable.
+_IMAGE_REF = re.compile(
+    r"^(?P<registry>[a-z0-9]{5,50}\.azurecr\.io)/(?P<repository>[a-z0-9]+(?:[._/-][a-z0-9]+)*)"
+    r"@(?P<digest>sha256:[0-9a-f]{64})$"
+)
+# Azure Container Apps, Consumption plan: the CPU and memory of a replica must be one of these
+# pairs (learn.microsoft.com "Containers in Azure Container Apps", vCPU and memory allocation
+# requirements; a Consumption-only environment stops at 2 cores and 4Gi).
+APPS_CPU_MEMORY: Final = (
+    (0.25, 0.5),
+    (0.5, 1.0),
+    (0.75, 1.5),
+    (1.0, 2.0),
+    (1.25, 2.5),
+    (1.5, 3.0),
+    (1.75, 3.5),
+    (2.0, 4.0),
+)
+APPS_REPLICAS_RANGE: Final = (0, 300)  # the Consumption plan's maximum replicas per revision
+CONCURRENT_REQUESTS_RANGE: Final = (1, 10_000)
+# A revision name is <app>--<suffix>; labels and suffixes share its rules (infra/revisions.py).
+_REVISION = re.compile(r"^[a-z][a-z0-9-]*--[a-z][a-z0-9-]*$")
+_ROLLOUT_ID = re.compile(r"^[A-Za-z0-9._-]{0,64}$")
+
+
+@dataclass(frozen=True)
+class ContainerAppsConfig:
+    """Settings only Azure Container Apps reads (platform: containerapps)."""
+
+    min_replicas: int
+    max_replicas: int
+    concurrent_requests: int  # the HTTP scale rule's threshold per replica
+    canary_weight: int  # traffic share of the new revision next to stable_revision; 100 promotes
+    stable_revision: str | None  # the revision serving production now; None on the first deploy
+    rollback: bool  # the new revision gets no traffic and no label; stable_revision keeps 100 %
+    rollout_id: str  # part of the revision suffix: a retried rollout gets a fresh revision
 
 
 @dataclass(frozen=True)
@@ -78,6 +127,9 @@ class AppConfig:
     base_image: str | None
     git_commit: str | None
     resource_group: str | None  # an existing group to deploy into; None: create rg-<label>
+    platform: Platform = "aci"
+    image: str | None = None  # an image by digest to deploy instead of building one
+    apps: ContainerAppsConfig | None = None  # set exactly when platform is containerapps
 
 
 def load() -> AppConfig:
@@ -148,12 +200,40 @@ def parse(
             "'(' or ')', not ending in '.')",
         )
 
+    platform: Platform = (
+        "containerapps"
+        if _choice("platform", get("platform"), _PLATFORMS) == "containerapps"
+        else "aci"
+    )
+    image = get("image") or None
+    if image is not None and not _IMAGE_REF.match(image):
+        _fail(
+            "image",
+            image,
+            "expected an image by digest in an Azure Container Registry, "
+            "<registry>.azurecr.io/<repository>@sha256:<64 hex digits>",
+        )
+    if platform == "containerapps":
+        if registry_auth == "admin":
+            _fail(
+                "registryAuth",
+                "admin",
+                "Azure Container Apps pulls with the managed identity only (no secret anywhere); "
+                "registryAuth admin is a fallback for Azure Container Instances",
+            )
+        cpu, memory_gb = _apps_cpu_memory(get("cpu"), get("memoryGb"))
+        apps: ContainerAppsConfig | None = _apps(get)
+    else:
+        cpu = _decimal("cpu", get("cpu"), CPU_RANGE, "vCPU")
+        memory_gb = _decimal("memoryGb", get("memoryGb"), MEMORY_GB_RANGE, "GB")
+        apps = None
+
     return AppConfig(
         project=project,
         stack=stack,
         location=location,
-        cpu=_decimal("cpu", get("cpu"), CPU_RANGE, "vCPU"),
-        memory_gb=_decimal("memoryGb", get("memoryGb"), MEMORY_GB_RANGE, "GB"),
+        cpu=cpu,
+        memory_gb=memory_gb,
         dns_label=dns_label,
         dns_reuse_scope=_choice("dnsReuseScope", get("dnsReuseScope"), _REUSE_SCOPES),
         registry_sku=_choice("registrySku", get("registrySku"), _REGISTRY_SKUS),
@@ -165,6 +245,60 @@ def parse(
         base_image=get("baseImage") or None,
         git_commit=git_commit,
         resource_group=resource_group,
+        platform=platform,
+        image=image,
+        apps=apps,
+    )
+
+
+def image_parts(image: str) -> tuple[str, str, str]:
+    """(login server, repository, digest) of an image reference that `parse` accepted."""
+    match = _IMAGE_REF.match(image)
+    if match is None:
+        raise ValueError(f"not an image by digest: {image!r}")
+    return match["registry"], match["repository"], match["digest"]
+
+
+def _apps_cpu_memory(cpu: str, memory: str) -> tuple[float, float]:
+    """A CPU/memory pair Azure Container Apps' Consumption plan accepts."""
+    pairs = ", ".join(f"{c:g}/{m:g}" for c, m in APPS_CPU_MEMORY)
+    try:
+        pair = (float(cpu), float(memory))
+    except ValueError:
+        pair = (math.nan, math.nan)
+    if pair not in APPS_CPU_MEMORY:
+        raise ConfigError(
+            f"config cpu={cpu!r}, memoryGb={memory!r} is invalid: Azure Container Apps "
+            f"(Consumption) takes one of the pairs cpu/memoryGb {pairs}"
+        )
+    return pair
+
+
+def _apps(get: Callable[[str], str]) -> ContainerAppsConfig:
+    """The Container Apps keys: replicas, scale threshold and the rollout's traffic split."""
+    min_replicas = _integer("minReplicas", get("minReplicas"), APPS_REPLICAS_RANGE)
+    max_replicas = _integer("maxReplicas", get("maxReplicas"), (1, APPS_REPLICAS_RANGE[1]))
+    if max_replicas < min_replicas:
+        _fail("maxReplicas", str(max_replicas), f"must not be below minReplicas ({min_replicas})")
+    stable = get("stableRevision") or None
+    if stable is not None and (not _REVISION.match(stable) or "---" in stable):
+        _fail("stableRevision", stable, "expected a revision name, <app>--<suffix>")
+    rollback = get("rollback").lower()
+    if rollback not in ("true", "false"):
+        _fail("rollback", rollback, "expected true or false")
+    rollout_id = get("rolloutId")
+    if not _ROLLOUT_ID.match(rollout_id):
+        _fail("rolloutId", rollout_id, "expected up to 64 letters, digits, '.', '_' or '-'")
+    return ContainerAppsConfig(
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        concurrent_requests=_integer(
+            "concurrentRequests", get("concurrentRequests"), CONCURRENT_REQUESTS_RANGE
+        ),
+        canary_weight=_integer("canaryWeight", get("canaryWeight"), (0, 100)),
+        stable_revision=stable,
+        rollback=rollback == "true",
+        rollout_id=rollout_id,
     )
 
 

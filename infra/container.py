@@ -11,6 +11,7 @@ from pulumi_azure_native import containerinstance as aci
 from pulumi_azure_native import containerregistry
 
 from infra.config import AppConfig
+from infra.monitoring import LogWorkspace
 
 PORT: Final = 8000  # the service contract; the original opened 80 with nothing listening
 CONTAINER_NAME: Final = "api"
@@ -34,6 +35,7 @@ class ApiContainerArgs:
     pull_grant: pulumi.Resource  # the identity's AcrPull assignment
     image: pulumi.Input[str]
     tags: dict[str, str]
+    logs: LogWorkspace | None = None  # where the container's output is kept after a restart
 
 
 def environment(cfg: AppConfig) -> dict[str, str]:
@@ -62,6 +64,21 @@ def registry_credentials(args: ApiContainerArgs) -> aci.ImageRegistryCredentialA
     )
 
 
+def diagnostics(logs: LogWorkspace | None) -> aci.ContainerGroupDiagnosticsArgs | None:
+    """Container output to the stack's Log Analytics workspace: ACI itself keeps the logs of
+    the current container only, and loses them when the group is replaced."""
+    if logs is None:
+        return None
+    return aci.ContainerGroupDiagnosticsArgs(
+        log_analytics=aci.LogAnalyticsArgs(
+            workspace_id=logs.workspace.customer_id,
+            workspace_key=logs.shared_key(),
+            workspace_resource_id=logs.workspace.id,
+            log_type=aci.LogAnalyticsLogType.CONTAINER_INSTANCE_LOGS,
+        )
+    )
+
+
 async def _retry_image_pull(hook_args: pulumi.ErrorHookArgs) -> bool:
     """Error hook: retry a failed create/update while the AcrPull grant propagates."""
     latest = hook_args.errors[0] if hook_args.errors else ""
@@ -71,6 +88,10 @@ async def _retry_image_pull(hook_args: pulumi.ErrorHookArgs) -> bool:
         return False
     await asyncio.sleep(PULL_RETRY_DELAY_SECONDS)
     return True
+
+
+# The same remedy for Azure Container Apps, whose revision reports the pull as UNAUTHORIZED.
+retry_image_pull = _retry_image_pull
 
 
 class ApiContainerGroup(pulumi.ComponentResource):
@@ -135,6 +156,7 @@ class ApiContainerGroup(pulumi.ComponentResource):
                 dns_name_label=cfg.dns_label,
                 auto_generated_domain_name_label_scope=cfg.dns_reuse_scope,
             ),
+            diagnostics=diagnostics(args.logs),
             tags=args.tags,
             opts=pulumi.ResourceOptions(
                 parent=self,

@@ -3,11 +3,14 @@
 CI (one identity per `Target`, infra/bootstrap/targets.py) writes through Azure Resource Manager
 only inside its own resource group, which the bootstrap creates:
 
-- "<project> stack deployer", a custom role limited to what the app program manages: container
-  registries (push included), container instances, user-assigned identities (not their
-  federated credentials, so it cannot trust new token issuers) and reading its group. Scoped to
-  the group, `userAssignedIdentities/assign/action` reaches only the identities in that group:
-  the stacks' own pull identities, never the CI identities, which live in the state group.
+- "<project> stack deployer", a custom role limited to what the app program manages on Azure
+  Container Instances: container registries (push and import included), container instances,
+  Log Analytics workspaces, user-assigned identities (not their federated credentials, so it
+  cannot trust new token issuers) and reading its group. Scoped to the group,
+  `userAssignedIdentities/assign/action` reaches only the identities in that group: the
+  stacks' own pull identities, never the CI identities, which live in the state group.
+- "<project> apps deployer", the same for Azure Container Apps (the prod target): container
+  apps and managed environments and their diagnostic settings instead of container instances.
 - "Role Based Access Control Administrator", scoped to the group and conditioned to AcrPull for
   service principals (infra/roles.py says exactly what that allows).
 - Reader on the groups it previews (the PR identity reads dev's group).
@@ -37,16 +40,25 @@ from infra.bootstrap import state_access
 from infra.bootstrap.targets import Target
 
 # What `pulumi up`/`destroy` of the app program does through Azure Resource Manager, inside a
-# group that already exists.
-DEPLOYER_ACTIONS: Final = (
+# group that already exists, whatever the platform.
+_COMMON_ACTIONS: Final = (
     "Microsoft.Resources/subscriptions/resourceGroups/read",
     "Microsoft.ContainerRegistry/*",
-    "Microsoft.ContainerInstance/*",
     "Microsoft.ManagedIdentity/userAssignedIdentities/read",
     "Microsoft.ManagedIdentity/userAssignedIdentities/write",
     "Microsoft.ManagedIdentity/userAssignedIdentities/delete",
     "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
     "Microsoft.Authorization/roleAssignments/read",
+    # The stack's log workspace; sharedKeys/action (ACI's diagnostics) is under workspaces/*.
+    "Microsoft.OperationalInsights/workspaces/*",
+)
+DEPLOYER_ACTIONS: Final = (*_COMMON_ACTIONS, "Microsoft.ContainerInstance/*")
+APPS_DEPLOYER_ACTIONS: Final = (
+    *_COMMON_ACTIONS,
+    "Microsoft.App/managedEnvironments/*",
+    "Microsoft.App/containerApps/*",
+    # The environment's logs go to the workspace through a diagnostic setting on it.
+    "Microsoft.Insights/diagnosticSettings/*",
 )
 # What a developer's own stack adds: creating and deleting its rg-<label> group.
 GROUP_ACTIONS: Final = (
@@ -92,6 +104,7 @@ class DeployerAccess(pulumi.ComponentResource):
     """The custom roles and every role assignment of CI and developers."""
 
     deployer_role: authorization.RoleDefinition
+    apps_deployer_role: authorization.RoleDefinition
     group_role: authorization.RoleDefinition
     state_role: authorization.RoleDefinition
     assignments: list[authorization.RoleAssignment]
@@ -109,6 +122,12 @@ class DeployerAccess(pulumi.ComponentResource):
             "stack deployer",
             "Deploys and destroys the app's stacks inside an existing group.",
             authorization.PermissionArgs(actions=list(DEPLOYER_ACTIONS)),
+        )
+        self.apps_deployer_role = self._custom_role(
+            "apps-deployer",
+            "apps deployer",
+            "Deploys and destroys the app's Container Apps stacks inside an existing group.",
+            authorization.PermissionArgs(actions=list(APPS_DEPLOYER_ACTIONS)),
         )
         self.group_role = self._custom_role(
             "stack-groups",
@@ -158,10 +177,11 @@ class DeployerAccess(pulumi.ComponentResource):
         writes = state_access.write_patterns(
             self._args.project, target.stacks, initialises_backend=target.initialises_backend
         )
+        role = self.apps_deployer_role if target.platform == "containerapps" else self.deployer_role
         grants = [
             Grant(
                 "stack-deployer",
-                self.deployer_role.id,
+                role.id,
                 group,
                 None,
                 f"Deploys {', '.join(target.stacks)} into {target.group} only.",
@@ -204,6 +224,13 @@ class DeployerAccess(pulumi.ComponentResource):
         subscription = self._subscription
         return [
             Grant("stack-deployer", self.deployer_role.id, subscription, None, "Own stacks."),
+            Grant(
+                "apps-deployer",
+                self.apps_deployer_role.id,
+                subscription,
+                None,
+                "Own Container Apps stacks.",
+            ),
             Grant("stack-groups", self.group_role.id, subscription, None, "Own stack groups."),
             Grant(
                 "grant-acr-pull",

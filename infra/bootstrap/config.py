@@ -16,6 +16,7 @@ DEFAULTS: Final[Mapping[str, str]] = {
     "githubRepository": "",  # required: owner/name
     "githubBranch": "main",
     "githubEnvironment": "dev",
+    "githubProdEnvironment": "prod",
     "appProject": "banknote",
     "developerPrincipalIds": "",  # comma-separated Entra object IDs, optional
     "keyVaultGeneration": "1",  # bump to start afresh while a deleted vault holds the name
@@ -39,6 +40,7 @@ class BootstrapConfig:
     github_repository: str
     github_branch: str
     github_environment: str
+    github_prod_environment: str
     app_project: str
     developer_principal_ids: tuple[str, ...]
     key_vault_generation: int
@@ -75,6 +77,13 @@ def parse(raw: Mapping[str, str | None], *, stack: str) -> BootstrapConfig:
     environment = get("githubEnvironment")
     if not _ENVIRONMENT.match(environment):
         _fail("githubEnvironment", environment, "expected an environment name such as 'dev'")
+    prod_environment = get("githubProdEnvironment")
+    if not _ENVIRONMENT.match(prod_environment) or prod_environment == environment:
+        _fail(
+            "githubProdEnvironment",
+            prod_environment,
+            "expected an environment name such as 'prod', other than githubEnvironment",
+        )
     project = get("appProject")
     if not _PROJECT.match(project):
         _fail("appProject", project, "expected the app's Pulumi project name, e.g. 'banknote'")
@@ -91,6 +100,7 @@ def parse(raw: Mapping[str, str | None], *, stack: str) -> BootstrapConfig:
         github_repository=repository,
         github_branch=branch,
         github_environment=environment,
+        github_prod_environment=prod_environment,
         app_project=project,
         developer_principal_ids=developers,
         key_vault_generation=int(generation),

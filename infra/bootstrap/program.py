@@ -23,7 +23,11 @@ def main() -> None:
     label = f"{cfg.app_project}-state"
     tags = standard_tags(pulumi.get_project(), cfg.stack, None)
     ci_targets = targets(
-        cfg.app_project, cfg.github_repository, cfg.github_branch, cfg.github_environment
+        cfg.app_project,
+        cfg.github_repository,
+        cfg.github_branch,
+        cfg.github_environment,
+        cfg.github_prod_environment,
     )
 
     state = StateBackend(

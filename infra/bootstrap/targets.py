@@ -9,9 +9,11 @@ listed (docs.github.com "About security hardening with OpenID Connect", subject 
 - `pr` previews `dev` (read-only) and creates, updates and destroys the `pr-<n>` stacks, which
   share one group. Pull requests present `pull_request`; the scheduled sweep of stale PR stacks
   runs on the default branch without an environment and presents `ref:refs/heads/<branch>`.
-
-A later `prod` (Container Apps) adds its own target here, with an `environment:prod` subject,
-its own group and its own stack, and nothing else changes.
+- `prod` updates `prod` on Azure Container Apps. Only jobs in the GitHub environment `prod` can
+  present its subject (restrict it to `main` and add reviewers there). It reads dev's group:
+  the rollout imports the image dev built and smoke-tested into prod's registry, and
+  `az acr import` needs Reader on the source registry (learn.microsoft.com "Import container
+  images to a container registry", same tenant).
 """
 
 from __future__ import annotations
@@ -33,10 +35,13 @@ class Target:
     stacks: tuple[str, ...]  # stack names or patterns whose state it may write
     reads: tuple[str, ...] = ()  # other groups it may read (Reader), e.g. dev for the preview
     initialises_backend: bool = False  # may write .pulumi/meta.yaml (the first login does)
+    platform: str = "aci"  # what its stacks run on, which decides its deployer role
 
 
-def targets(project: str, repository: str, branch: str, environment: str) -> tuple[Target, ...]:
-    """The deploy and pull-request targets for this repository."""
+def targets(
+    project: str, repository: str, branch: str, environment: str, prod_environment: str = "prod"
+) -> tuple[Target, ...]:
+    """The deploy, pull-request and prod targets for this repository."""
     dev_group = naming.target_group_name(project, "dev")
     return (
         Target(
@@ -57,5 +62,18 @@ def targets(project: str, repository: str, branch: str, environment: str) -> tup
             group=naming.target_group_name(project, "pr"),
             stacks=("pr-*",),
             reads=(dev_group,),
+        ),
+        Target(
+            key="prod",
+            variable="AZURE_PROD_CLIENT_ID",
+            subjects={
+                f"environment-{prod_environment}": (
+                    f"repo:{repository}:environment:{prod_environment}"
+                )
+            },
+            group=naming.target_group_name(project, "prod"),
+            stacks=("prod",),
+            reads=(dev_group,),
+            platform="containerapps",
         ),
     )

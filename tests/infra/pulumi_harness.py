@@ -8,6 +8,7 @@ the runtime state reset before each run so stacks cannot leak into each other.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable
@@ -45,15 +46,23 @@ STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
 BLOB_CONTAINER = "azure-native:storage:BlobContainer"
 VAULT = "azure-native:keyvault:Vault"
 KEY = "azure-native:keyvault:Key"
+WORKSPACE = "azure-native:operationalinsights:Workspace"
+MANAGED_ENVIRONMENT = "azure-native:app:ManagedEnvironment"
+CONTAINER_APP = "azure-native:app:ContainerApp"
+DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
 
 # Invokes the programs make, as the engine spells them.
 CLIENT_CONFIG = "azure-native:authorization:getClientConfig"
 CLIENT_TOKEN = "azure-native:authorization:getClientToken"  # noqa: S105 - a function token
 LIST_CREDENTIALS = "azure-native:containerregistry:listRegistryCredentials"
+SHARED_KEYS = "azure-native:operationalinsights:getSharedKeys"
 
 ADMIN_USER = "registryadmin"
 ADMIN_PASSWORD = "admin-password-from-azure"  # noqa: S105 - a mock value
 ACR_REFRESH_TOKEN = "acr-refresh-token"  # noqa: S105 - a mock value
+WORKSPACE_KEY = "workspace-shared-key"  # a mock value
+# What Azure gives an environment: <unique name>.<region>.azurecontainerapps.io.
+DEFAULT_DOMAIN = "kindpond-1a2b3c4d.{location}.azurecontainerapps.io"
 
 
 # The key under which the runtime marks a secret value (pulumi.runtime.rpc._special_sig_key).
@@ -173,6 +182,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
             }
         elif args.typ == RESOURCE_GROUP:
             state.setdefault("name", state.get("resourceGroupName", args.name))
+        elif args.typ == WORKSPACE:
+            state["customerId"] = f"{hashlib.sha256(args.name.encode()).hexdigest()[:8]}-cust"
+        elif args.typ == MANAGED_ENVIRONMENT:
+            state["defaultDomain"] = DEFAULT_DOMAIN.format(location=state["location"])
+        elif args.typ == CONTAINER_APP:
+            # Azure names the revision the template declares <app>--<suffix>.
+            suffix = state["template"]["revisionSuffix"]
+            state["latestRevisionName"] = f"{state['containerAppName']}--{suffix}"
+            ids = state["identity"]["userAssignedIdentities"]
+            state["identity"] = {
+                **state["identity"],
+                "userAssignedIdentities": {i: {} for i in ids},
+            }
         state.setdefault("name", _name_of(args.typ, args.name, state))
         self.run.resources.append(Declared(args.typ, args.name, rid, dict(args.inputs), state))
         return rid, state
@@ -191,6 +213,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             }, []
         if token == CLIENT_TOKEN:
             return {"token": "entra-access-token"}, []
+        if token == SHARED_KEYS:
+            return {"primarySharedKey": WORKSPACE_KEY, "secondarySharedKey": "second"}, []
         if token == LIST_CREDENTIALS:
             return {
                 "username": ADMIN_USER,
@@ -224,6 +248,9 @@ def _name_of(typ: str, logical: str, state: dict[str, Any]) -> str:
         "containerName",
         "vaultName",
         "keyName",
+        "workspaceName",
+        "environmentName",
+        "containerAppName",
     ):
         if key in state and isinstance(state[key], str):
             return str(state[key])
@@ -253,6 +280,13 @@ def run_program(
     """Run one Pulumi program to completion under mocks, in `cwd` as the CLI would, and return
     what it declared."""
     run = ProgramRun()
+    # pulumi.runtime.test runs the program on the thread's event loop; a test that used
+    # asyncio.run() before (test_infra_parts.py) leaves the thread without one.
+    try:
+        if asyncio.get_event_loop_policy().get_event_loop().is_closed():
+            raise RuntimeError("closed")
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
     # A fresh root stack resource, settings and config for every run.
     pulumi_settings.ROOT.set(None)
     mocks = RecordingMocks(run)

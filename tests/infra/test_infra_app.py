@@ -22,6 +22,7 @@ from tests.infra.pulumi_harness import (
     ROOT,
     SUBSCRIPTION_ID,
     TENANT_ID,
+    WORKSPACE,
     ProgramRun,
     is_secret,
     plain,
@@ -36,7 +37,8 @@ GROUP_OF_STACK = {
     "pr-123": "rg-banknote_pr",
     "alice": "rg-banknote-alice",
 }
-PROVIDER_TYPES = [REGISTRY, IDENTITY, ROLE_ASSIGNMENT, IMAGE, CONTAINER_GROUP]
+# The Log Analytics workspace keeps the container's output after a restart (issue 10).
+PROVIDER_TYPES = [REGISTRY, IDENTITY, ROLE_ASSIGNMENT, IMAGE, CONTAINER_GROUP, WORKSPACE]
 
 
 def container(run: ProgramRun) -> dict[str, object]:

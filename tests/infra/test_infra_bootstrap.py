@@ -13,7 +13,7 @@ import yaml
 
 from infra import naming, roles
 from infra.bootstrap import state_access
-from infra.bootstrap.access import DEPLOYER_ACTIONS, GROUP_ACTIONS
+from infra.bootstrap.access import APPS_DEPLOYER_ACTIONS, DEPLOYER_ACTIONS, GROUP_ACTIONS
 from infra.errors import ConfigError
 from tests.infra.pulumi_harness import (
     BLOB_CONTAINER,
@@ -38,6 +38,8 @@ LOCK = "azure-native:authorization:ManagementLockAtResourceGroupLevel"
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SUBSCRIPTION = f"/subscriptions/{SUBSCRIPTION_ID}"
 DEV_GROUP, PR_GROUP, STATE_GROUP = "rg-banknote_dev", "rg-banknote_pr", "rg-banknote_state"
+PROD_GROUP = "rg-banknote_prod"
+CI_KEYS = ("deploy", "pr", "prod")
 
 
 @pytest.fixture
@@ -73,12 +75,13 @@ def test_each_resource_exactly_once(run: ProgramRun) -> None:
     assert sorted(g.inputs["resourceGroupName"] for g in run.of_type(RESOURCE_GROUP)) == [
         DEV_GROUP,
         PR_GROUP,
+        PROD_GROUP,
         STATE_GROUP,
     ]
-    assert sorted(i.name for i in run.of_type(IDENTITY)) == ["deploy", "pr"]
-    assert len(run.of_type(ROLE_DEFINITION)) == 3
-    assert len(run.of_type(FEDERATED_CREDENTIAL)) == 3
-    assert len(run.of_type(ROLE_ASSIGNMENT)) == 4 + 5
+    assert sorted(i.name for i in run.of_type(IDENTITY)) == ["deploy", "pr", "prod"]
+    assert len(run.of_type(ROLE_DEFINITION)) == 4
+    assert len(run.of_type(FEDERATED_CREDENTIAL)) == 4
+    assert len(run.of_type(ROLE_ASSIGNMENT)) == 4 + 5 + 5
 
 
 def test_each_identity_trusts_only_its_own_subjects(run: ProgramRun) -> None:
@@ -98,6 +101,8 @@ def test_each_identity_trusts_only_its_own_subjects(run: ProgramRun) -> None:
         "deploy": {f"repo:{REPOSITORY}:environment:dev"},
         # Pull requests, and the scheduled sweep of PR stacks on the default branch.
         "pr": {f"repo:{REPOSITORY}:pull_request", f"repo:{REPOSITORY}:ref:refs/heads/main"},
+        # Only the prod environment (restricted to main, reviewers required): nothing broader.
+        "prod": {f"repo:{REPOSITORY}:environment:prod"},
     }
 
 
@@ -107,6 +112,7 @@ def test_branch_and_environment_are_configurable(bootstrap_stack: BootstrapStack
         "repo:me/fork:environment:qa",
         "repo:me/fork:pull_request",
         "repo:me/fork:ref:refs/heads/trunk",
+        "repo:me/fork:environment:prod",
     }
 
 
@@ -119,7 +125,11 @@ def test_federated_credentials_are_written_one_at_a_time_per_identity(run: Progr
 
 
 # -- identity by identity: what each may write ----------------------------------------------------
-ARM_WRITERS = {"stack-deployer", "stack-groups"}  # the custom roles that change resources
+ARM_WRITERS = {
+    "stack-deployer",
+    "apps-deployer",
+    "stack-groups",
+}  # the custom roles that change resources
 
 
 def arm_write_scopes(run: ProgramRun, principal: str) -> set[str]:
@@ -150,8 +160,31 @@ def test_the_pr_identity_writes_only_pr_stacks_and_reads_dev(run: ProgramRun) ->
     assert reads == {group_id(run, DEV_GROUP)}  # the preview of dev
 
 
-def test_no_ci_identity_holds_any_role_at_subscription_scope(run: ProgramRun) -> None:
+def test_the_prod_identity_writes_only_prod_and_reads_dev(run: ProgramRun) -> None:
+    principal = identity(run, "prod")["principalId"]
+    assert arm_write_scopes(run, principal) == {group_id(run, PROD_GROUP)}
+    assert role_grant_scopes(run, principal) == {group_id(run, PROD_GROUP)}
+    reader = roles.role_definition_id(SUBSCRIPTION_ID, roles.READER)
+    reads = {a["scope"] for a in assignments_of(run, principal) if a["roleDefinitionId"] == reader}
+    # `az acr import` from dev's registry needs Reader on the source (learn.microsoft.com
+    # "Import container images to a container registry", same tenant).
+    assert reads == {group_id(run, DEV_GROUP)}
+    # Its deployer role is the Container Apps one; dev's and the PRs' is the ACI one.
+    apps = role_named(run, "apps-deployer").id
+    aci = role_named(run, "stack-deployer").id
+    granted = {a["roleDefinitionId"] for a in assignments_of(run, principal)}
+    assert apps in granted
+    assert aci not in granted
     for key in ("deploy", "pr"):
+        others = {
+            a["roleDefinitionId"] for a in assignments_of(run, identity(run, key)["principalId"])
+        }
+        assert apps not in others
+        assert aci in others
+
+
+def test_no_ci_identity_holds_any_role_at_subscription_scope(run: ProgramRun) -> None:
+    for key in CI_KEYS:
         for assignment in assignments_of(run, identity(run, key)["principalId"]):
             assert assignment["scope"] != SUBSCRIPTION, (key, assignment["roleDefinitionId"])
             assert assignment["principalType"] == "ServicePrincipal"
@@ -164,7 +197,7 @@ def test_no_ci_identity_can_attach_a_ci_identity(run: ProgramRun) -> None:
     state_group = group_id(run, STATE_GROUP)
     for ci in run.of_type(IDENTITY):
         assert ci.inputs["resourceGroupName"] == STATE_GROUP
-    for key in ("deploy", "pr"):
+    for key in CI_KEYS:
         for assignment in assignments_of(run, identity(run, key)["principalId"]):
             assert not assignment["scope"].startswith(state_group), key
 
@@ -180,7 +213,7 @@ def test_rbac_administrator_is_limited_to_acr_pull_for_service_principals(
 ) -> None:
     admin_role = roles.role_definition_id(SUBSCRIPTION_ID, roles.RBAC_ADMINISTRATOR)
     found = [a for a in run.of_type(ROLE_ASSIGNMENT) if a.inputs["roleDefinitionId"] == admin_role]
-    assert len(found) == 2
+    assert len(found) == 3
     for assignment in found:
         condition = assignment.inputs["condition"]
         assert assignment.inputs["conditionVersion"] == "2.0"
@@ -199,13 +232,31 @@ def test_custom_roles_cover_only_what_the_app_stack_manages(run: ProgramRun) -> 
     (permission,) = deployer["permissions"]
     assert permission["actions"] == list(DEPLOYER_ACTIONS)
     assert "dataActions" not in permission
-    allowed = (
+    apps = plain(role_named(run, "apps-deployer").inputs)
+    assert apps["assignableScopes"] == [SUBSCRIPTION]
+    (apps_permission,) = apps["permissions"]
+    assert apps_permission["actions"] == list(APPS_DEPLOYER_ACTIONS)
+    assert not any(a.startswith("Microsoft.ContainerInstance/") for a in APPS_DEPLOYER_ACTIONS)
+    assert not any(a.startswith("Microsoft.App/") for a in DEPLOYER_ACTIONS)
+    common = (
         "Microsoft.Resources/subscriptions/resourceGroups/read",
         "Microsoft.ContainerRegistry/",
-        "Microsoft.ContainerInstance/",
         "Microsoft.ManagedIdentity/userAssignedIdentities/",
         "Microsoft.Authorization/roleAssignments/read",
+        "Microsoft.OperationalInsights/workspaces/",
     )
+    for action in apps_permission["actions"]:
+        assert action.startswith(
+            (
+                *common,
+                "Microsoft.App/managedEnvironments/",
+                "Microsoft.App/containerApps/",
+                "Microsoft.Insights/diagnosticSettings/",
+            )
+        ), action
+        assert "federatedIdentityCredentials" not in action
+        assert not action.startswith("Microsoft.Authorization/roleAssignments/w")
+    allowed = (*common, "Microsoft.ContainerInstance/")
     for action in permission["actions"]:
         assert action.startswith(allowed), action
         # Not trust new token issuers, not grant roles on its own, not delete its group.
@@ -289,6 +340,7 @@ def state_condition(run: ProgramRun, key: str) -> str:
     [
         ("deploy", ["dev"], ["pr-7", "pr-123", "alice", "dev2", "prod"]),
         ("pr", ["pr-7", "pr-123"], ["dev", "alice", "prod", "dev.pr-7"]),
+        ("prod", ["prod"], ["dev", "pr-7", "alice", "prod2", "production"]),
     ],
 )
 def test_each_identity_writes_only_its_own_stacks_state(
@@ -329,7 +381,7 @@ def test_developers_write_their_own_stacks_and_groups_at_subscription_scope(
 ) -> None:
     developers = ["aaaaaaaa-1111-2222-3333-444444444444", "bbbbbbbb-1111-2222-3333-444444444444"]
     run = bootstrap_stack(developerPrincipalIds=", ".join(developers))
-    assert len(run.of_type(ROLE_ASSIGNMENT)) == 9 + 5 * 2
+    assert len(run.of_type(ROLE_ASSIGNMENT)) == 14 + 6 * 2
     for developer in developers:
         grants = assignments_of(run, developer)
         assert arm_write_scopes(run, developer) == {SUBSCRIPTION}
@@ -380,6 +432,7 @@ def test_outputs_are_exactly_the_github_variables_and_not_secret(run: ProgramRun
     assert set(out) == {
         "AZURE_CLIENT_ID",
         "AZURE_PR_CLIENT_ID",
+        "AZURE_PROD_CLIENT_ID",
         "AZURE_TENANT_ID",
         "AZURE_SUBSCRIPTION_ID",
         "PULUMI_BACKEND_URL",
@@ -387,6 +440,7 @@ def test_outputs_are_exactly_the_github_variables_and_not_secret(run: ProgramRun
         "AZURE_LOCATION",
     }
     assert run.secret_exports == set()
+    assert out["AZURE_PROD_CLIENT_ID"] == identity(run, "prod")["clientId"]
     assert out["AZURE_CLIENT_ID"] == identity(run, "deploy")["clientId"]
     assert out["AZURE_PR_CLIENT_ID"] == identity(run, "pr")["clientId"]
     assert out["AZURE_TENANT_ID"] == TENANT_ID
@@ -408,7 +462,9 @@ def test_the_stacks_deploy_into_the_groups_the_bootstrap_made(run: ProgramRun) -
         f"resourceGroup: {{{{value: {PR_GROUP},"
         in (ROOT / ".github" / "workflows" / "deploy.yml").read_text()
     )
-    for name in (DEV_GROUP, PR_GROUP):
+    prod = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
+    assert prod["banknote:resourceGroup"] == PROD_GROUP
+    for name in (DEV_GROUP, PR_GROUP, PROD_GROUP):
         group_id(run, name)
 
 
@@ -430,6 +486,7 @@ def test_every_taggable_resource_is_tagged(run: ProgramRun) -> None:
         ({"location": "West Europe"}, "location='West Europe' is invalid"),
         ({"developerPrincipalIds": "alice"}, "developerPrincipalIds='alice' is invalid"),
         ({"keyVaultGeneration": "0"}, "keyVaultGeneration='0' is invalid"),
+        ({"githubProdEnvironment": "dev"}, "githubProdEnvironment='dev' is invalid"),
     ],
 )
 def test_invalid_config_fails_before_any_resource(

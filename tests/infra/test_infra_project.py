@@ -98,6 +98,10 @@ ENTRY = textwrap.dedent(
                 state.pop("identity", None)
             if args.typ.endswith("Vault"):
                 state["properties"]["vaultUri"] = "https://v.vault.azure.net/"
+            if args.typ.endswith("ManagedEnvironment"):
+                state["defaultDomain"] = "d1.westeurope.azurecontainerapps.io"
+            if args.typ.endswith("ContainerApp"):
+                state.pop("identity", None)  # Azure answers with a map; left out as unknown
             state.setdefault("principalId", "p")
             state.setdefault("clientId", "c")
             return args.name + "-id", state
@@ -126,10 +130,10 @@ ENTRY = textwrap.dedent(
 
 
 def run_like_the_cli(
-    project: str, root: Path, pwd: Path, cfg: dict[str, str]
+    project: str, root: Path, pwd: Path, cfg: dict[str, str], stack: str = "dev"
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-I", "-c", ENTRY, project, "dev", str(root), str(pwd), json.dumps(cfg)],
+        [sys.executable, "-I", "-c", ENTRY, project, stack, str(root), str(pwd), json.dumps(cfg)],
         cwd=ROOT,  # the cwd of `pulumi up` itself does not matter; the host chdirs to pwd
         capture_output=True,
         text=True,
@@ -145,7 +149,7 @@ def checkout(tmp_path: Path) -> Path:
     pipeline puts it (artifacts/model)."""
     root = tmp_path / "checkout"
     root.mkdir()
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Dockerfile"):
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "Dockerfile"):
         shutil.copy(ROOT / name, root / name)
     for package in ("infra", "contract"):
         shutil.copytree(
@@ -175,6 +179,21 @@ def test_the_app_runs_from_infra_with_the_default_model_dir(checkout: Path) -> N
     assert build["context"] == str(checkout)
     assert build["dockerfile"] == str(checkout / "Dockerfile")
     assert build["platform"] == "linux/amd64"
+
+
+def test_prod_runs_from_infra_with_its_committed_config_and_builds_nothing(
+    checkout: Path,
+) -> None:
+    prod = load(checkout / "Pulumi.prod.yaml")["config"]
+    cfg = {key.removeprefix("banknote:"): str(value) for key, value in prod.items()}
+    # As the rollout's phase 1 runs it: dev's image imported into prod's registry.
+    cfg["image"] = "r1234.azurecr.io/banknote-api@sha256:" + "0" * 64
+    result = run_like_the_cli("banknote", checkout, checkout / "infra", cfg, stack="prod")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["images"] == []  # no docker build
+    assert report["outputs"]["model_version"] == MODEL_VERSION
+    assert report["outputs"]["app_name"] == "banknote-prod"
 
 
 def test_the_app_names_the_missing_artifact_by_its_absolute_path(checkout: Path) -> None:

@@ -22,6 +22,9 @@ NAMESPACES = {
     "managedidentity": "Microsoft.ManagedIdentity",
     "storage": "Microsoft.Storage",
     "keyvault": "Microsoft.KeyVault",
+    "operationalinsights": "Microsoft.OperationalInsights",
+    "app": "Microsoft.App",
+    "monitor": "Microsoft.Insights",
 }
 
 
@@ -35,7 +38,8 @@ def test_every_provider_the_programs_use_is_registered_and_waited_for(
     app_stack: Callable[..., ProgramRun], bootstrap_stack: Callable[..., ProgramRun]
 ) -> None:
     used = set()
-    for run in (app_stack("alice"), bootstrap_stack()):
+    # alice: a developer's stack on ACI; prod: Azure Container Apps.
+    for run in (app_stack("alice"), app_stack("prod"), bootstrap_stack()):
         for resource in run.custom():
             provider, module, _ = resource.type.split(":")
             if provider == "azure-native":
@@ -74,3 +78,18 @@ def test_the_readme_states_what_the_rbac_condition_allows() -> None:
     azure = section("Azure as code")
     assert "any in the tenant qualifies" in azure
     assert "to managed identities and nothing else" not in README
+
+
+def test_the_container_apps_section_covers_choice_rollout_capacity_and_cost() -> None:
+    scale = section("Scale out: Azure Container Apps")
+    assert "**When to choose it.**" in scale
+    assert "https://banknote-prod---canary.<domain>/" in scale  # the diagram and the smoke test
+    for command in ("import-image prod", "canary prod", "promote prod", "rollback prod"):
+        assert f"scripts/rollout.py {command}" in scale, command
+    # The capacity figure and the threshold derived from it, as committed in Pulumi.prod.yaml.
+    assert "req/s at p99 < 50 ms" in scale
+    assert "`concurrentRequests` = 128 \u00d7 0.5 \u00d7 0.5 = **32**" in scale
+    prod = (ROOT / "Pulumi.prod.yaml").read_text()
+    assert 'banknote:concurrentRequests: "32"' in prod
+    for note in ("Free grant", "180,000 vCPU-seconds", "`minReplicas` is the floor of the bill"):
+        assert note in scale, note

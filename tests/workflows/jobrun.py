@@ -36,7 +36,7 @@ from tests.workflows.pipeline import HEAD_SHA, ROOT, Event
 # Steps whose scripts are executed: they decide whether and how Pulumi runs.
 EXECUTED_SCRIPTS = ("pr_gate.py", "pulumi_stack.py", "pr_stack_sweep.py")
 PULUMI_VERSION = "3.272.0"
-COMMITTED = ("Pulumi.yaml", "Pulumi.dev.yaml")
+COMMITTED = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml")
 
 FAKE_GH = """
 import json, os, sys
@@ -120,6 +120,7 @@ class StepRun:
     executed: bool  # its script really ran (not only recorded)
     outputs: dict[str, str] = field(default_factory=dict)
     log: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # the step's own env, evaluated
 
 
 @dataclass
@@ -253,10 +254,17 @@ def run_job(
     event: Event,
     world: World,
     inputs: Mapping[str, Any] | None = None,
+    fail: tuple[str, ...] = (),
+    needs: Mapping[str, Any] | None = None,
 ) -> JobRun:
-    """Run one job's steps for `event` on a fresh runner; the job's own `if:` is not checked."""
+    """Run one job's steps for `event` on a fresh runner; the job's own `if:` is not checked.
+
+    A step whose name contains one of `fail` is not run and fails (a smoke test that finds a
+    broken service, say), so that the steps after it meet a failed job as on GitHub.
+    """
     job = workflow["jobs"][job_name]
     context = event.context(inputs or {})
+    context["needs"] = dict(needs or {})  # the needed jobs' results and outputs
     checkout, base_env = _runner(world)
     github = context["github"]
     base_env.update(
@@ -277,6 +285,8 @@ def run_job(
         status = Status(all_succeeded=not failed, any_failed=failed)
         if not condition_holds(step.get("if"), context, status):
             run = StepRun(name, "skipped", executed=False)
+        elif any(part in name for part in fail):
+            run = StepRun(name, "failure", executed=False)
         else:
             run = _run_step(step, name, context, base_env, checkout, world, index)
         steps.append(run)
@@ -304,7 +314,8 @@ def _run_step(
     if "run" in step:
         script = str(step["run"])
         if not any(marker in script for marker in EXECUTED_SCRIPTS):
-            return StepRun(name, "success", executed=False)
+            own = _evaluate_env(step.get("env"), context)
+            return StepRun(name, "success", executed=False, env=own)
         output = checkout.parent / f"output-{index}"
         summary = checkout.parent / "summary.md"
         result = subprocess.run(

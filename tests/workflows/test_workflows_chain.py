@@ -37,6 +37,7 @@ STAGES = [
 DEPLOY_JOBS = {"deploy.yml:preview", "deploy.yml:pr-stack", "deploy.yml:deploy-dev"}
 # Every job that logs in to Azure, in any workflow.
 CLOUD_JOBS = DEPLOY_JOBS | {
+    "deploy.yml:deploy-prod",
     "pr-stack-cleanup.yml:destroy",
     "pr-stack-sweep.yml:sweep",
 }
@@ -273,15 +274,20 @@ def test_manual_runs_continue_down_the_chain(workflows: dict[str, dict[str, Any]
     analyze = ran(simulate(workflows, "analyze.yml", dispatch()))
     assert {"train.yml:train", "deploy.yml:deploy-dev"} <= analyze
     train = ran(simulate(workflows, "train.yml", dispatch()))
-    assert train == {"train.yml:train", "train.yml:deploy", "deploy.yml:deploy-dev"}
+    assert train == {
+        "train.yml:train",
+        "train.yml:deploy",
+        "deploy.yml:deploy-dev",
+        "deploy.yml:deploy-prod",  # after dev's smoke test (tests/workflows/test_workflows_prod.py)
+    }
     deploy = ran(simulate(workflows, "deploy.yml", dispatch(**{"run-id": "42"})))
-    assert deploy == {"deploy.yml:deploy-dev"}
+    assert deploy == {"deploy.yml:deploy-dev", "deploy.yml:deploy-prod"}
 
 
 def test_manual_runs_off_main_never_update_dev(workflows: dict[str, dict[str, Any]]) -> None:
     for file in ("analyze.yml", "train.yml", "deploy.yml"):
         jobs = ran(simulate(workflows, file, dispatch("refs/heads/feature")))
-        assert not jobs & DEPLOY_JOBS, (file, jobs)
+        assert not jobs & (DEPLOY_JOBS | {"deploy.yml:deploy-prod"}), (file, jobs)
 
 
 def test_closing_or_unlabelling_a_pr_removes_its_stack(

@@ -27,6 +27,7 @@ LOCAL = re.compile(r"^(-\s+)?uses:\s+\./\.github/(actions|workflows)/[\w./-]+$")
 AZURE_VARIABLES = {
     "AZURE_CLIENT_ID",
     "AZURE_PR_CLIENT_ID",
+    "AZURE_PROD_CLIENT_ID",
     "AZURE_TENANT_ID",
     "AZURE_SUBSCRIPTION_ID",
     "PULUMI_BACKEND_URL",
@@ -75,7 +76,10 @@ def stack_script_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         s
         for s in job.get("steps", [])
-        if "scripts/pulumi_stack.py" in s.get("run", "") or "pr_stack_sweep.py" in s.get("run", "")
+        if any(
+            script in s.get("run", "")
+            for script in ("scripts/pulumi_stack.py", "pr_stack_sweep.py", "scripts/rollout.py")
+        )
     ]
 
 
@@ -132,6 +136,7 @@ def test_only_azure_jobs_get_an_id_token(
         "deploy.yml:preview",
         "deploy.yml:pr-stack",
         "deploy.yml:deploy-dev",
+        "deploy.yml:deploy-prod",
         "pr-stack-cleanup.yml:destroy",
         "pr-stack-sweep.yml:sweep",
     }
@@ -149,6 +154,7 @@ def test_only_azure_jobs_get_an_id_token(
 # pr-* state (tests/infra/test_infra_bootstrap.py asserts those, identity by identity).
 IDENTITY_OF_JOB = {
     "deploy.yml:deploy-dev": "AZURE_CLIENT_ID",
+    "deploy.yml:deploy-prod": "AZURE_PROD_CLIENT_ID",
     "deploy.yml:preview": "AZURE_PR_CLIENT_ID",
     "deploy.yml:pr-stack": "AZURE_PR_CLIENT_ID",
     "pr-stack-cleanup.yml:destroy": "AZURE_PR_CLIENT_ID",
@@ -187,6 +193,11 @@ def test_azure_login_is_oidc_with_the_right_identity(
             if variable == "AZURE_CLIENT_ID":
                 assert job["environment"]["name"] == "dev"
                 assert "github.event_name != 'pull_request'" in job["if"]
+            elif variable == "AZURE_PROD_CLIENT_ID":
+                # The prod identity trusts environment:prod only (infra/bootstrap/targets.py).
+                assert job["environment"]["name"] == "prod"
+                assert "github.event_name != 'pull_request'" in job["if"]
+                assert "github.ref == 'refs/heads/main'" in job["if"]
             else:
                 assert "environment" not in job, "an environment would change the subject"
     assert seen == IDENTITY_OF_JOB
@@ -282,6 +293,14 @@ def test_pulumi_previews_on_prs_and_updates_dev_only_from_main(
             'pulumi_stack.py prepare "$STACK" --create',
         ],
         "deploy.yml:deploy-dev": ["up dev", 'pulumi_stack.py prepare "$STACK" --create'],
+        "deploy.yml:deploy-prod": [
+            'pulumi_stack.py prepare "$STACK" --create',
+            'rollout.py import-image "$STACK" --source "$DEV_IMAGE" '
+            '--model-version "$MODEL_VERSION"',
+            'rollout.py canary "$STACK" --image "$IMAGE" --rollout-id "$ROLLOUT_ID"',
+            'rollout.py promote "$STACK"',
+            'rollout.py rollback "$STACK" --reason "$REASON"',
+        ],
         "pr-stack-cleanup.yml:destroy": ['pulumi_stack.py destroy "$STACK"'],
         "pr-stack-sweep.yml:sweep": [
             'pr_stack_sweep.py --repository "$GITHUB_REPOSITORY" --max-minutes 60'
@@ -289,6 +308,7 @@ def test_pulumi_previews_on_prs_and_updates_dev_only_from_main(
     }
     assert workflows["deploy.yml"]["jobs"]["preview"]["env"]["STACK"] == "dev"
     assert workflows["deploy.yml"]["jobs"]["deploy-dev"]["env"]["STACK"] == "dev"
+    assert workflows["deploy.yml"]["jobs"]["deploy-prod"]["env"]["STACK"] == "prod"
 
 
 def test_every_pulumi_job_has_the_backend_secrets_provider_and_fallback(
@@ -307,7 +327,7 @@ def test_every_pulumi_job_has_the_backend_secrets_provider_and_fallback(
         assert env["ARM_USE_OIDC"] == "true"
         for step in pulumi_steps(job, actions):
             assert step["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}", f"{file}:{name}"
-    assert jobs == 5
+    assert jobs == 6
 
 
 def test_concurrency_never_cancels_a_pulumi_run(
@@ -324,6 +344,7 @@ def test_concurrency_never_cancels_a_pulumi_run(
         "deploy.yml:preview": "pulumi-preview-dev-pr-${{ github.event.pull_request.number }}",
         "deploy.yml:pr-stack": "pulumi-pr-${{ github.event.pull_request.number }}",
         "deploy.yml:deploy-dev": "pulumi-dev",
+        "deploy.yml:deploy-prod": "pulumi-prod",
         "pr-stack-cleanup.yml:destroy": "pulumi-pr-${{ github.event.pull_request.number }}-destroy",
         "pr-stack-sweep.yml:sweep": "pulumi-pr-sweep",
     }
@@ -383,10 +404,15 @@ def test_the_deploy_uses_the_artifact_the_train_stage_uploaded(
     assert download["with"]["path"] == "artifacts/model"
     assert download["with"]["run-id"] == "${{ inputs.run-id }}"
     for name, job in workflows["deploy.yml"]["jobs"].items():
+        if name == "prod-not-set-up":  # only says why prod is skipped
+            continue
         (step,) = [s for s in job["steps"] if s.get("uses") == "./.github/actions/model-artifact"]
         assert step["with"]["expected-version"] == "${{ inputs.model-version }}", name
         assert step["with"]["run-id"] == "${{ env.SOURCE_RUN_ID }}", name
-        if name != "deploy-dev":  # another run's model for a PR: that PR's head commit only
+        if name not in (
+            "deploy-dev",
+            "deploy-prod",
+        ):  # another run's model for a PR: that PR's head commit only
             assert step["with"]["pr-head-sha"] == "${{ github.event.pull_request.head.sha }}"
     assert (
         workflows["deploy.yml"]["env"]["SOURCE_RUN_ID"] == "${{ inputs.run-id || github.run_id }}"

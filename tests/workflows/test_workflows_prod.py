@@ -1,0 +1,220 @@
+"""The prod job: after dev's smoke test, in the environment `prod`, never cancelled, the canary
+rollout of dev's image, and the rollback when the canary fails.
+
+Which jobs run is simulated from the parsed workflows (tests/workflows/pipeline.py); the prod
+job's steps are walked by tests/workflows/jobrun.py, which evaluates every `if:` and `env:` as a
+runner would and runs scripts/pulumi_stack.py against the stand-in Pulumi CLI. The rollout
+script's own behaviour (what each phase declares, the rollback) is tested against the real
+program in tests/infra/test_infra_rollout_script.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import container, containerapp
+from tests.workflows.jobrun import World, run_job
+from tests.workflows.pipeline import (
+    VARS,
+    dispatch,
+    load_workflows,
+    pull_request,
+    push,
+    ran,
+    simulate,
+    with_event_copy,
+)
+from tests.workflows.test_workflows_pr_stack_lifecycle import SETUP_MINUTES, SMOKE_MINUTES
+
+DEV_IMAGE = "banknotedev0123abcd.azurecr.io/banknote-api@sha256:" + "1" * 64
+NEEDS = {"deploy-dev": {"result": "success", "outputs": {"image": DEV_IMAGE}}}
+MODEL = {"model-version": "20261126T041500Z-bbbbbbb"}
+PROD_JOBS = {"deploy.yml:deploy-prod", "deploy.yml:prod-not-set-up"}
+
+
+@pytest.fixture(scope="module")
+def workflows() -> dict[str, dict[str, Any]]:
+    return load_workflows()
+
+
+@pytest.fixture
+def prod(workflows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    job: dict[str, Any] = workflows["deploy.yml"]["jobs"]["deploy-prod"]
+    return job
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path / "world")
+
+
+def step(job: dict[str, Any], step_id: str) -> dict[str, Any]:
+    (found,) = [s for s in job["steps"] if s.get("id") == step_id]
+    return found
+
+
+# -- when it runs -----------------------------------------------------------------------------
+def test_prod_needs_devs_smoke_test_and_its_image(
+    workflows: dict[str, dict[str, Any]], prod: dict[str, Any]
+) -> None:
+    assert prod["needs"] == "deploy-dev"
+    dev = workflows["deploy.yml"]["jobs"]["deploy-dev"]
+    # deploy-dev succeeds only if its smoke test did, the last step, with no continue-on-error.
+    assert "scripts/smoke.py" in dev["steps"][-1]["run"]
+    assert not any(s.get("continue-on-error") for s in dev["steps"])
+    # The image prod promotes is the one dev deployed and smoke-tested, by digest.
+    assert dev["outputs"]["image"] == "${{ steps.pulumi.outputs.image }}"
+    assert step(prod, "import")["env"]["DEV_IMAGE"] == "${{ needs.deploy-dev.outputs.image }}"
+
+
+@pytest.mark.parametrize("event", [push(), dispatch(**{"run-id": "42"})])
+def test_prod_follows_dev_on_main_and_stops_when_dev_fails(
+    workflows: dict[str, dict[str, Any]], event: Any
+) -> None:
+    results = simulate(workflows, "deploy.yml", event)
+    assert results["deploy.yml:deploy-dev"] == "success"
+    assert results["deploy.yml:deploy-prod"] == "success"
+    failed = simulate(
+        workflows, "deploy.yml", with_event_copy(event, fail={"deploy.yml:deploy-dev"})
+    )
+    assert failed["deploy.yml:deploy-prod"] == "skipped"
+
+
+def test_the_whole_chain_reaches_prod_only_from_main(workflows: dict[str, dict[str, Any]]) -> None:
+    chain = ran(simulate(workflows, "analyze.yml", push()))
+    assert "deploy.yml:deploy-prod" in chain
+    for event in (
+        pull_request(labels=("preview-stack",)),
+        push("refs/heads/feature"),
+        dispatch("refs/heads/feature"),
+    ):
+        for file in ("analyze.yml", "train.yml", "deploy.yml"):
+            assert not ran(simulate(workflows, file, event)) & PROD_JOBS, (event.name, file)
+
+
+def test_without_a_prod_stack_the_job_is_skipped_with_a_notice(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    # The repository variable AZURE_PROD_CLIENT_ID (the bootstrap prints it) turns prod on.
+    off = {k: v for k, v in VARS.items() if k != "AZURE_PROD_CLIENT_ID"}
+    results = simulate(workflows, "deploy.yml", with_event_copy(push(), vars=off))
+    assert results["deploy.yml:deploy-prod"] == "skipped"
+    assert results["deploy.yml:prod-not-set-up"] == "success"
+    notice = workflows["deploy.yml"]["jobs"]["prod-not-set-up"]
+    script = notice["steps"][0]["run"]
+    assert "::notice::" in script
+    assert "AZURE_PROD_CLIENT_ID is not set" in script
+    assert notice["permissions"] == {}  # it touches nothing
+    on = simulate(workflows, "deploy.yml", push())
+    assert on["deploy.yml:prod-not-set-up"] == "skipped"
+
+
+# -- where and how ------------------------------------------------------------------------------
+def test_prod_runs_in_the_prod_environment_as_the_prod_identity(prod: dict[str, Any]) -> None:
+    # The prod identity trusts the subject repo:<repo>:environment:prod and nothing else
+    # (infra/bootstrap/targets.py); a repository can require reviewers on that environment.
+    assert prod["environment"]["name"] == "prod"
+    assert prod["environment"]["url"] == "${{ steps.promote.outputs.url }}"
+    assert prod["env"]["ARM_CLIENT_ID"] == "${{ vars.AZURE_PROD_CLIENT_ID }}"
+    assert prod["permissions"] == {"contents": "read", "actions": "read", "id-token": "write"}
+
+
+def test_prod_is_never_cancelled_and_outlasts_its_longest_rollout(prod: dict[str, Any]) -> None:
+    # docs.github.com "Control the concurrency of workflows and jobs": one group per stack;
+    # cancel-in-progress false, since a cancelled `pulumi up` leaves its lock behind.
+    assert prod["concurrency"] == {"group": "pulumi-prod", "cancel-in-progress": False}
+    # The budget, in minutes: the targeted update of the registry (5) and the import (5); the
+    # canary update, whose revision the error hook retries while AcrPull propagates, each
+    # attempt waiting for the revision to provision (up to 5); the smoke test; the promotion or
+    # the rollback (10), and the deactivation (2).
+    attempts = container.PULL_RETRY_ATTEMPTS
+    canary = attempts * (5 + container.PULL_RETRY_DELAY_SECONDS / 60)
+    budget = SETUP_MINUTES + 5 + 5 + canary + SMOKE_MINUTES + 10 + 2
+    assert prod["timeout-minutes"] >= budget
+    assert containerapp.MAX_INACTIVE_REVISIONS > 0
+
+
+# -- the steps, walked as a runner would ------------------------------------------------------
+def outcomes(job: Any) -> dict[str, str]:
+    return {s.name.split(",")[0].split(" (")[0]: s.outcome for s in job.steps}
+
+
+def test_a_passing_canary_is_promoted(workflows: dict[str, dict[str, Any]], world: World) -> None:
+    job = run_job(workflows["deploy.yml"], "deploy-prod", push(), world, MODEL, needs=NEEDS)
+    assert job.ok, job.log()
+    assert job.outcome("Import dev's image") == "success"
+    assert job.outcome("Phase 1") == "success"
+    assert job.outcome("Smoke test the canary") == "success"
+    assert job.outcome("Phase 2") == "success"
+    assert job.outcome("Roll back") == "skipped"
+    # The stack was created with the Key Vault provider by the executed prepare step.
+    assert "prod" in world.stacks()
+    imported = next(s for s in job.steps if s.name.startswith("Import dev's image"))
+    assert imported.env["DEV_IMAGE"] == DEV_IMAGE
+    canary = next(s for s in job.steps if s.name.startswith("Phase 1"))
+    assert canary.env["ROLLOUT_ID"] == "1234-"  # run id and attempt (attempt unset here)
+
+
+@pytest.mark.parametrize(
+    ("failing", "reason", "skipped"),
+    [
+        ("Smoke test the canary", "the smoke test of the canary failed", ["Phase 2"]),
+        (
+            "Check the canary serves",
+            "the canary serves another model version",
+            ["Smoke test the canary", "Phase 2"],
+        ),
+        ("Phase 1", "pulumi up of the canary failed", ["Smoke test the canary", "Phase 2"]),
+        ("Phase 2", "the promotion to 100 % failed", []),
+    ],
+)
+def test_a_failed_canary_is_rolled_back_and_fails_the_job(
+    workflows: dict[str, dict[str, Any]],
+    world: World,
+    failing: str,
+    reason: str,
+    skipped: list[str],
+) -> None:
+    job = run_job(
+        workflows["deploy.yml"], "deploy-prod", push(), world, MODEL, fail=(failing,), needs=NEEDS
+    )
+    assert not job.ok
+    assert job.outcome(failing) == "failure"
+    for name in skipped:
+        assert job.outcome(name) == "skipped", name
+    rollback = next(s for s in job.steps if s.name.startswith("Roll back"))
+    assert rollback.outcome == "success"  # it runs; the script itself exits 1, saying why
+    assert rollback.env["REASON"] == reason
+
+
+def test_nothing_is_rolled_back_before_a_canary_exists(
+    workflows: dict[str, dict[str, Any]], world: World
+) -> None:
+    job = run_job(
+        workflows["deploy.yml"],
+        "deploy-prod",
+        push(),
+        world,
+        MODEL,
+        fail=("Import dev's image",),
+        needs=NEEDS,
+    )
+    assert not job.ok
+    assert job.outcome("Phase 1") == "skipped"
+    assert job.outcome("Roll back") == "skipped"
+
+
+def test_the_canary_is_smoke_tested_at_its_label_url_against_the_trained_version(
+    prod: dict[str, Any],
+) -> None:
+    smoke = step(prod, "smoke")
+    assert '--model-version "$MODEL_VERSION"' in smoke["run"]
+    assert smoke["env"]["STACK_URL"] == "${{ steps.canary.outputs.target-url }}"
+    assert smoke["env"]["MODEL_VERSION"] == "${{ steps.model.outputs.model-version }}"
+    assert "if" not in smoke  # runs, and fails the job, whenever phase 1 succeeded
+    steps = [s.get("id") for s in prod["steps"]]
+    assert steps.index("canary") < steps.index("version") < steps.index("smoke")
+    assert steps.index("smoke") < steps.index("promote")
