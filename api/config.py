@@ -49,6 +49,13 @@ class Settings(BaseSettings):
             "Most concurrent /predict notes scored in one model call (1: one call per request)."
         ),
     )
+    drift_metrics: bool = Field(
+        default=True,
+        description=(
+            "Count each input against the model's training ranges and quantiles (per-feature "
+            "series in /metrics)."
+        ),
+    )
     ort_intra_op_threads: int = Field(
         default=1, ge=1, le=64, description="ONNX Runtime threads per model call (per worker)."
     )

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from api.artifact import ArtifactError, load_artifact
 from api.coalescer import Coalescer
+from api.drift import DriftReference
 from api.config import Settings
 from api.logs import AccessLog
 from api.metrics import Metrics
@@ -38,6 +39,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         raise
     app.state.predictor = predictor
     app.state.coalescer = Coalescer(predictor, settings.coalesce_max_rows)
+    if settings.drift_metrics:
+        metrics.watch_inputs(DriftReference(predictor.artifact.metadata.feature_stats))
     metrics.set_model(predictor.artifact.model_version, predictor.artifact.created_at)
     _log.info(
         "model loaded",

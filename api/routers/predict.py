@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from api.body import read_json_bytes, validate
 from api.deps import app_metrics, loaded_coalescer, loaded_predictor
+from api.drift import DriftReference, InputCounts
 from api.predictor import Predictor
 from api.schemas import (
     FORGED_EXAMPLE,
@@ -98,14 +99,15 @@ def build_router(max_batch_rows: int) -> APIRouter:
         # Called, not Depends(): this is the hot path, where dependency solving is skipped.
         coalescer = loaded_coalescer(request)
         note: Note = validate(NOTE_ADAPTER, await read_json_bytes(request, ONE_NOTE))
+        row = (note["variance"], note["skewness"], note["curtosis"], note["entropy"])
+        metrics = app_metrics(request)
+        metrics.count_input(row)  # drift: counted later with other notes (api/metrics.py)
         # Scored together with the other notes that arrive in this loop iteration
         # (api/coalescer.py says why).
-        value, probability = await coalescer.score(
-            (note["variance"], note["skewness"], note["curtosis"], note["entropy"])
-        )
+        value, probability = await coalescer.score(row)
         predictor = coalescer.predictor
         name = predictor.class_names[value]
-        app_metrics(request).count_predictions(name)
+        metrics.count_predictions(name)
         return Response(
             to_json(
                 {
@@ -140,23 +142,31 @@ def build_router(max_batch_rows: int) -> APIRouter:
         """
         predictor = loaded_predictor(request)
         raw = await read_json_bytes(request, MANY_NOTES)
-        # Parsing, scoring and encoding thousands of rows take milliseconds: do it in a
-        # worker thread so the event loop keeps answering other requests meanwhile.
-        body, counts = await run_in_threadpool(_score_batch, predictor, many, raw)
         metrics = app_metrics(request)
+        # Parsing, scoring, counting drift and encoding thousands of rows take milliseconds:
+        # do it in a worker thread so the event loop keeps answering other requests meanwhile.
+        body, counts, inputs = await run_in_threadpool(
+            _score_batch, predictor, many, raw, metrics.drift
+        )
         for name, count in counts.items():
             metrics.count_predictions(name, count)
+        if inputs is not None:
+            metrics.add_input_counts(inputs)
         return Response(body, media_type="application/json")
 
     return router
 
 
-def _score_batch(predictor: Predictor, adapter: Any, raw: bytes) -> tuple[bytes, dict[str, int]]:
+def _score_batch(
+    predictor: Predictor, adapter: Any, raw: bytes, drift: DriftReference | None = None
+) -> tuple[bytes, dict[str, int], InputCounts | None]:
     notes: list[Note] = validate(adapter, raw)
     features = np.array(
         [(n["variance"], n["skewness"], n["curtosis"], n["entropy"]) for n in notes],
         dtype=np.float64,
     )
+    # Every row counts, with a few numpy operations over the whole array (not row by row).
+    inputs = drift.count(features) if drift is not None else None
     values, probabilities = predictor.predict_many(features)
     names, labels = predictor.class_names, predictor.class_labels
     items = [
@@ -171,4 +181,4 @@ def _score_batch(predictor: Predictor, adapter: Any, raw: bytes) -> tuple[bytes,
             "predictions": items,
         }
     )
-    return body, counts
+    return body, counts, inputs
