@@ -188,8 +188,10 @@ class HistogramFamily:
                 family.add_metric(labels, buckets, series[-1])
             else:
                 family.add_metric(labels, buckets, None)
-                # prometheus-client adds `_count` only together with `_sum`; the shared mode
+                # prometheus-client adds `_count` only together with `_sum`. Prometheus' text
+                # format has `_count` with every histogram, the shared mode
                 # (MultiProcessCollector) always adds it, and the drift alert divides by it.
+                # (OpenMetrics, not served here, would drop it with negative bounds.)
                 family.samples.append(
                     Sample(
                         f"{self.name}_count",

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import subprocess
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from api import metrics_dir
-from api.metrics import Metrics
+from api.drift import DriftReference
+from api.metrics import DRIFT_PENDING_ROWS, Metrics
+from contract import QUANTILE_KEYS, FeatureStatsBlock
+from tests.traffic import (
+    assert_valid_histograms,
+    drift_samples,
+    edge_rows,
+    expected_drift,
+    realistic_rows,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = ("20260101T000000Z-abc-123", "2026-01-01T00:00:00Z")
@@ -231,3 +245,123 @@ class TestMetricsDir:
         assert len(lines) == 1
         assert "PROMETHEUS_MULTIPROC_DIR" in lines[0]
         assert "Traceback" not in result.stderr
+
+
+# Input drift: the families that count inputs against the training statistics.
+
+
+def _statistics(artifact_metadata: dict[str, Any], constant: bool = False) -> dict[str, Any]:
+    """The artifact's feature_stats; with `constant`, variance zeroed (every quantile, min and
+    max 0) and curtosis' lowest three quantiles equal to its 25 % one."""
+    stats: dict[str, Any] = json.loads(json.dumps(artifact_metadata["feature_stats"]))
+    if constant:
+        stats["features"]["variance"] = {
+            "min": 0.0,
+            "max": 0.0,
+            "quantiles": dict.fromkeys(QUANTILE_KEYS, 0.0),
+        }
+        curtosis = stats["features"]["curtosis"]["quantiles"]
+        for key in ("0.01", "0.05", "0.1"):
+            curtosis[key] = curtosis["0.25"]
+    return stats
+
+
+def _reference(stats: dict[str, Any]) -> DriftReference:
+    return DriftReference(FeatureStatsBlock.model_validate(stats))
+
+
+@pytest.mark.parametrize("constant", [False, True], ids=["trained", "constant-feature"])
+def test_drift_counts_in_process_and_shared_agree_with_numpy(
+    shared: Callable[..., Metrics], artifact_metadata: dict[str, Any], constant: bool
+) -> None:
+    stats = _statistics(artifact_metadata, constant)
+    reference = _reference(stats)
+    rows = edge_rows(stats["features"])[0] + realistic_rows(3 * DRIFT_PENDING_ROWS)
+    # Worker 1 counts single notes (more than DRIFT_PENDING_ROWS, so the list is counted
+    # before any scrape as well), worker 2 the rest as batches counted like /predict/batch.
+    singles, batches = rows[: 2 * DRIFT_PENDING_ROWS + 7], rows[2 * DRIFT_PENDING_ROWS + 7 :]
+    first, second, alone = shared("401"), shared("402"), Metrics()
+    for metrics in (first, second, alone):
+        metrics.watch_inputs(reference)
+        metrics.set_model(*MODEL)
+    for row in singles:
+        first.count_input(row)
+        alone.count_input(row)
+    for start in range(0, len(batches), 50):
+        counts = reference.count(np.array(batches[start : start + 50]))
+        second.add_input_counts(counts)
+        alone.add_input_counts(counts)
+    # The bounds each series is served with are the statistics' quantiles, each once.
+    expected = expected_drift(stats["features"], rows)
+    for metrics in (alone, first, second):
+        text = metrics.render().decode()
+        assert drift_samples(text) == expected
+        assert_valid_histograms(text)
+
+
+def test_waiting_notes_are_shared_within_an_iteration(
+    shared: Callable[..., Metrics], artifact_metadata: dict[str, Any]
+) -> None:
+    reference = _reference(_statistics(artifact_metadata))
+    worker, scraper = shared("501"), shared("502")
+    for metrics in (worker, scraper):
+        metrics.watch_inputs(reference)
+        metrics.set_model(*MODEL)
+    low = [reference.minimum[0] - 1.0, *[bounds[4] for bounds in reference.bounds[1:]]]
+    key = (
+        "banknote_input_out_of_range_total",
+        (("direction", "below"), ("feature", "variance")),
+    )
+
+    async def scenario() -> tuple[float, float]:
+        for _ in range(3):
+            worker.count_input(low)
+        before = drift_samples(scraper.render().decode())[key]  # same iteration: not yet
+        await asyncio.sleep(0)  # the loop turns once: the worker counts and shares them
+        return before, drift_samples(scraper.render().decode())[key]
+
+    assert run_on_own_loop(scenario()) == (0.0, 3.0)
+
+
+def test_drift_is_watched_once(artifact_metadata: dict[str, Any]) -> None:
+    metrics = Metrics()
+    reference = _reference(_statistics(artifact_metadata))
+    metrics.watch_inputs(reference)
+    with pytest.raises(RuntimeError, match="already"):
+        metrics.watch_inputs(reference)
+
+
+def _values(reference: DriftReference) -> st.SearchStrategy[float]:
+    # Values at the bounds and the range ends, a hair either side of them, and anywhere.
+    edges = sorted(
+        {v for bounds in reference.bounds for v in bounds}
+        | set(reference.minimum)
+        | set(reference.maximum)
+    )
+    near = [math.nextafter(v, direction) for v in edges for direction in (-math.inf, math.inf)]
+    return st.one_of(
+        st.sampled_from(edges + near),
+        st.floats(min_value=-30, max_value=30),
+        st.floats(allow_nan=False, allow_infinity=False),
+    )
+
+
+@pytest.mark.parametrize("constant", [False, True], ids=["trained", "constant-feature"])
+def test_vectorised_counts_equal_numpy_for_any_rows(
+    artifact_metadata: dict[str, Any], constant: bool
+) -> None:
+    stats = _statistics(artifact_metadata, constant)
+    reference = _reference(stats)
+    rows = st.lists(st.lists(_values(reference), min_size=4, max_size=4), min_size=1, max_size=40)
+
+    @settings(max_examples=60, deadline=None)
+    @given(rows=rows)
+    def check(rows: list[list[float]]) -> None:
+        metrics = Metrics()
+        metrics.watch_inputs(reference)
+        metrics.add_input_counts(reference.count(np.array(rows, dtype=np.float64)))
+        assert drift_samples(metrics.render().decode()) == expected_drift(
+            stats["features"], rows
+        )
+
+    check()
