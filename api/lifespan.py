@@ -12,8 +12,8 @@ from fastapi import FastAPI
 
 from api.artifact import ArtifactError, load_artifact
 from api.coalescer import Coalescer
-from api.drift import DriftReference
 from api.config import Settings
+from api.drift import DriftReference
 from api.logs import AccessLog
 from api.metrics import Metrics
 from api.predictor import Predictor

@@ -29,6 +29,7 @@ from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 from prometheus_client import (
     CollectorRegistry,
     PlatformCollector,
@@ -46,8 +47,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
-
-import numpy as np
 
 from api.drift import DIRECTIONS, DriftReference, InputCounts
 from contract import QUANTILE_LEVELS
@@ -135,7 +134,7 @@ class HistogramFamily:
         series_bounds: Mapping[Labels, Sequence[float]] | None = None,
         has_sum: bool = True,
     ) -> None:
-        """`bounds` (and each of `series_bounds`) are the finite upper bounds, strictly ascending."""
+        """`bounds` (and each of `series_bounds`): finite upper bounds, strictly ascending."""
         self.name = name
         self.documentation = documentation
         self.labelnames = labelnames

@@ -360,8 +360,6 @@ def test_vectorised_counts_equal_numpy_for_any_rows(
         metrics = Metrics()
         metrics.watch_inputs(reference)
         metrics.add_input_counts(reference.count(np.array(rows, dtype=np.float64)))
-        assert drift_samples(metrics.render().decode()) == expected_drift(
-            stats["features"], rows
-        )
+        assert drift_samples(metrics.render().decode()) == expected_drift(stats["features"], rows)
 
     check()

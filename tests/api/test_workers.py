@@ -1,11 +1,11 @@
-"""Two real uvicorn workers on loopback: /metrics tells the totals, whichever worker answers."""
+"""Two real uvicorn workers on loopback: /metrics tells the totals, whichever worker answers
+(requests, predictions and input drift)."""
 
 from __future__ import annotations
 
 import json
 import re
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,17 @@ from prometheus_client.mmap_dict import MmapedDict
 from api.metrics import Metrics
 from api.schemas import FORGED_EXAMPLE as FORGED
 from api.schemas import GENUINE_EXAMPLE as GENUINE
+from tests.traffic import (
+    FEATURES,
+    Sent,
+    Stats,
+    assert_valid_histograms,
+    drift_samples,
+    drive,
+    edge_rows,
+    expected_drift,
+    realistic_rows,
+)
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -38,42 +49,53 @@ def _sample(text: str, pattern: str) -> float:
     return float(found[0])
 
 
-def _drive(url: str) -> None:
-    """GENUINE_COUNT + FORGED_COUNT predictions, 8 at a time, each on a new connection (so the
+def _drive(url: str, stats: Stats) -> Sent:
+    """GENUINE_COUNT + FORGED_COUNT known notes and the edge rows one by one, then the edge
+    rows and some realistic rows again in batches; every request on a new connection (so the
     kernel hands them to both workers)."""
-    notes = [GENUINE] * GENUINE_COUNT + [FORGED] * FORGED_COUNT
-    # One thread-safe client that keeps no connection alive: every request connects anew.
-    with httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10) as client:
-
-        def ask(note: Any) -> str:
-            answer: str = client.post(f"{url}/predict", json=note).json()["prediction"]
-            return answer
-
-        with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(ask, notes))
-    assert answers.count("genuine") == GENUINE_COUNT
-    assert answers.count("forged") == FORGED_COUNT
+    edges, _ = edge_rows(stats)
+    known = [[GENUINE[f] for f in FEATURES]] * GENUINE_COUNT
+    known += [[FORGED[f] for f in FEATURES]] * FORGED_COUNT
+    again = edges + realistic_rows(60)
+    sent = drive(url, known + edges, [again[i : i + 25] for i in range(0, len(again), 25)])
+    assert sent.predictions["genuine"] >= GENUINE_COUNT
+    assert sent.predictions["forged"] >= FORGED_COUNT
+    return sent
 
 
-def _assert_totals(url: str) -> None:
+def _assert_totals(url: str, sent: Sent, stats: Stats) -> None:
     """Several scrapes, each on a new connection: every one tells the exact totals."""
-    total = GENUINE_COUNT + FORGED_COUNT
+    expected = expected_drift(stats, sent.inputs)
     for _ in range(SCRAPES):
         text = httpx.get(f"{url}/metrics", timeout=10).text
-        assert _sample(text, r'predictions_total\{prediction="genuine"\}') == GENUINE_COUNT
-        assert _sample(text, r'predictions_total\{prediction="forged"\}') == FORGED_COUNT
-        assert (
-            _sample(text, r'http_requests_total\{method="POST",route="/predict",status="200"\}')
-            == total
-        )
-        assert (
-            _sample(text, r'http_request_duration_seconds_count\{method="POST",route="/predict"\}')
-            == total
-        )
+        for name in ("genuine", "forged"):
+            assert (
+                _sample(text, rf'predictions_total\{{prediction="{name}"\}}')
+                == sent.predictions[name]
+            )
+        for route, count in (("/predict", sent.singles), ("/predict/batch", sent.batches)):
+            assert (
+                _sample(
+                    text, rf'http_requests_total\{{method="POST",route="{route}",status="200"\}}'
+                )
+                == count
+            )
+            assert (
+                _sample(
+                    text,
+                    rf'http_request_duration_seconds_count\{{method="POST",route="{route}"\}}',
+                )
+                == count
+            )
         assert _sample(text, r"model_info\{[^}]*\}") == 1.0
+        assert drift_samples(text) == expected
+        assert_valid_histograms(text)
 
 
-def test_two_workers_report_totals(artifact_dir: Path, tmp_path: Path, start_server: Any) -> None:
+def test_two_workers_report_totals(
+    artifact_dir: Path, tmp_path: Path, start_server: Any, artifact_metadata: dict[str, Any]
+) -> None:
+    stats = artifact_metadata["feature_stats"]["features"]
     model_dir = tmp_path / "model"
     shutil.copytree(artifact_dir, model_dir)
     shared = tmp_path / "metrics"
@@ -87,13 +109,13 @@ def test_two_workers_report_totals(artifact_dir: Path, tmp_path: Path, start_ser
     own = start_server(model_dir, env={"WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(shared)})
     try:
         own.wait_ready()
-        _drive(own.url)
+        sent = _drive(own.url, stats)
         # Both workers answered predictions: one worker's numbers alone would be wrong.
         per_worker = [_predictions_in(path) for path in sorted(shared.glob("counter_*.db"))]
         assert len(per_worker) == 2
         assert all(count > 0 for count in per_worker)
-        assert sum(per_worker) == GENUINE_COUNT + FORGED_COUNT
-        _assert_totals(own.url)
+        assert sum(per_worker) == len(sent.inputs)
+        _assert_totals(own.url, sent, stats)
     finally:
         assert own.stop() == 0
     # A stopped worker's model_info goes with it; its counts stay until the next start.
@@ -111,8 +133,9 @@ def _environment(pid: int) -> dict[str, str]:
 
 
 def test_two_workers_share_a_private_tmpfs_directory_removed_at_exit(
-    artifact_dir: Path, tmp_path: Path, start_server: Any
+    artifact_dir: Path, tmp_path: Path, start_server: Any, artifact_metadata: dict[str, Any]
 ) -> None:
+    stats = artifact_metadata["feature_stats"]["features"]
     model_dir = tmp_path / "model"
     shutil.copytree(artifact_dir, model_dir)
     own = start_server(model_dir, env={"WORKERS": "2", "ORT_INTRA_OP_THREADS": "1"})
@@ -126,8 +149,7 @@ def test_two_workers_share_a_private_tmpfs_directory_removed_at_exit(
         assert len(directories) == 1
         shared = Path(str(directories.pop()))
         assert shared.parent == Path("/dev/shm")
-        _drive(own.url)
-        _assert_totals(own.url)
+        _assert_totals(own.url, _drive(own.url, stats), stats)
         assert len(list(shared.glob("counter_*.db"))) == 2
     finally:
         assert own.stop() == 0
