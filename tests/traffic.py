@@ -7,6 +7,7 @@ straight from metadata.json's `feature_stats`, independently of api/drift.py.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -155,22 +156,36 @@ def drive(
     """POST every single row to /predict and every batch to /predict/batch, 8 at a time, each
     on a new connection (so the kernel spreads them over the workers)."""
     sent = Sent()
-    # One thread-safe client that keeps no connection alive: every request connects anew.
-    with httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=30) as client:
+    # A client per thread (no pool shared between threads), keeping no connection alive:
+    # every request connects anew.
+    local, clients = threading.local(), []
 
-        def ask(rows: Sequence[Sequence[float]], batch: bool) -> list[str]:
-            if batch:
-                response = client.post(f"{url}/predict/batch", json=[note(r) for r in rows])
-                response.raise_for_status()
-                return [p["prediction"] for p in response.json()["predictions"]]
-            response = client.post(f"{url}/predict", json=note(rows[0]))
+    def client() -> httpx.Client:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(
+                limits=httpx.Limits(max_keepalive_connections=0), timeout=30
+            )
+            clients.append(local.client)
+        own: httpx.Client = local.client
+        return own
+
+    def ask(rows: Sequence[Sequence[float]], batch: bool) -> list[str]:
+        if batch:
+            response = client().post(f"{url}/predict/batch", json=[note(r) for r in rows])
             response.raise_for_status()
-            return [response.json()["prediction"]]
+            return [p["prediction"] for p in response.json()["predictions"]]
+        response = client().post(f"{url}/predict", json=note(rows[0]))
+        response.raise_for_status()
+        return [response.json()["prediction"]]
 
-        work = [([row], False) for row in singles] + [(rows, True) for rows in batches]
+    work = [([row], False) for row in singles] + [(rows, True) for rows in batches]
+    try:
         with ThreadPoolExecutor(8) as pool:
             for answers in pool.map(lambda item: ask(*item), work):
                 sent.predictions.update(answers)
+    finally:
+        for each in clients:
+            each.close()
     sent.singles, sent.batches = len(singles), len(batches)
     sent.inputs = [list(row) for row in singles] + [list(r) for rows in batches for r in rows]
     return sent
