@@ -3,13 +3,14 @@
     .venv/bin/python -m bench.http_bench [--rounds 8] [--duration 2] [--connections 32]
 
 The machine is shared and noisy (its speed drifts by up to 2x within seconds), so the apps are
-measured in alternation, many short rounds, in one run, and compared as ratios: the median of
-the per-round ratios. One uvicorn worker each, wrk with one thread; p50/p99 latencies come
+measured in alternation, many short rounds (every other one in reverse order), in one run, and
+compared as ratios: the median of the per-round ratios. One uvicorn worker each, wrk with one thread; p50/p99 latencies come
 from wrk's --latency distribution. Besides the three apps, variants of the service show what
 its choices cost or save: `api-fastapi` has /predict written the conventional FastAPI way
 (pydantic body model, dependencies, response model), `api-1call` scores each request with its
 own model call (COALESCE_MAX_ROWS=1), `api-shared` keeps its metrics in the files that several
-workers share.
+workers share, `api-nodrift` counts no input drift (DRIFT_METRICS=false). The drift counting's
+cost is also timed in process, per note, the way /predict pays it.
 """
 
 from __future__ import annotations
@@ -21,16 +22,25 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from api.drift import DriftReference
+from api.metrics import Metrics
 from bench.servers import REPO, running
+from contract import read_metadata
 
 LUA = REPO / "bench" / "post_note.lua"
-APPS = ("reference", "bare", "api", "api-fastapi", "api-1call", "api-shared")
+# api-nodrift next to api: the drift figure compares those two most closely.
+APPS = ("reference", "bare", "api", "api-nodrift", "api-fastapi", "api-1call", "api-shared")
 TARGET_VS_REFERENCE = 5.0
 TARGET_VS_BARE = 0.75
+# Counting inputs for the drift series may lower `api / bare` by at most this much (issue 11).
+MAX_DRIFT_DROP = 0.03
 
 
 @dataclass
@@ -88,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print("http_bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
     args.logs.mkdir(parents=True, exist_ok=True)
+    args.drift_us = drift_cost_us(args.model_dir)
     runs: dict[str, list[Run]] = {name: [] for name in APPS}
     with ExitStack() as stack:
         urls = {}
@@ -97,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in APPS:  # warm-up: imports, first-call caches, TCP
             wrk(urls[name], 2, args.connections)
         for round_number in range(1, args.rounds + 1):
-            for name in APPS:
+            # Every other round in reverse order, so no app always follows the same one.
+            for name in APPS if round_number % 2 else reversed(APPS):
                 run = wrk(urls[name], args.duration, args.connections)
                 runs[name].append(run)
                 print(
@@ -108,6 +120,27 @@ def main(argv: list[str] | None = None) -> int:
     for name in APPS:  # keep the logs' tails: hundreds of thousands of access lines
         _keep_tail(args.logs / f"http-{name}.log", 200)
     return report(runs, args)
+
+
+def drift_cost_us(model_dir: Path, notes: int = 200_000) -> float:
+    """In process: the drift counting's cost per /predict note, in microseconds.
+
+    What the route pays (`Metrics.count_input`: one list extend) plus its share of the
+    vectorised counts made every DRIFT_PENDING_ROWS notes, median of 5 runs.
+    """
+    reference = DriftReference(read_metadata(model_dir).feature_stats)
+    rows = np.random.default_rng(3).normal(0, 4, (notes, len(reference.features))).tolist()
+    samples = []
+    for _ in range(5):
+        metrics = Metrics()
+        metrics.watch_inputs(reference)
+        count = metrics.count_input
+        start = time.perf_counter()
+        for row in rows:
+            count(row)
+        metrics.sync()  # the last, partial list
+        samples.append((time.perf_counter() - start) / notes * 1e6)
+    return statistics.median(samples)
 
 
 def _ratio(runs: dict[str, list[Run]], over: str, under: str) -> float:
@@ -136,7 +169,17 @@ def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> int:
         "api-1call/bare": _ratio(runs, "api-1call", "bare"),
         "api/api-1call": _ratio(runs, "api", "api-1call"),
         "api-shared/api": _ratio(runs, "api-shared", "api"),
+        "api-nodrift/bare": _ratio(runs, "api-nodrift", "bare"),
+        "api/api-nodrift": _ratio(runs, "api", "api-nodrift"),
     }
+    # How much `api / bare` drops with drift counting on: per round, side by side, then the
+    # median (less noisy than the difference of the two ratios' medians).
+    drop = statistics.median(
+        (off.rps - on.rps) / bare.rps
+        for on, off, bare in zip(runs["api"], runs["api-nodrift"], runs["bare"], strict=True)
+    )
+    # One request's time at the service's median rate, and the in-process drift cost in it.
+    drift_share = args.drift_us * medians["api"]["rps"] / 1e6
     errors = sum(r.errors for name in APPS for r in runs[name])
     ok_ref = ratios["api/reference"] >= TARGET_VS_REFERENCE
     ok_bare = ratios["api/bare"] >= TARGET_VS_BARE
@@ -161,9 +204,29 @@ def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> int:
         f"  shared metrics: api-shared / api = {ratios['api-shared/api']:.2f}x  (the "
         "multi-worker metrics files, on one worker)"
     )
+    print(
+        f"  input drift:    api / bare = {ratios['api/bare']:.2f}x vs api-nodrift / bare = "
+        f"{ratios['api-nodrift/bare']:.2f}x: drop {drop:+.3f} per round, median (target <= "
+        f"{MAX_DRIFT_DROP}: "
+        f"{'met' if drop <= MAX_DRIFT_DROP else 'NOT met'}); api / api-nodrift = "
+        f"{ratios['api/api-nodrift']:.2f}x"
+    )
+    print(
+        f"                  in process {args.drift_us:.2f} us per note = {100 * drift_share:.1f} % "
+        "of one request at the api's median rate"
+    )
     args.logs.mkdir(parents=True, exist_ok=True)
     (args.logs / "http.json").write_text(
-        json.dumps({"apps": medians, "ratios": ratios, "rounds": args.rounds}, indent=2) + "\n"
+        json.dumps(
+            {
+                "apps": medians,
+                "ratios": ratios,
+                "drift": {"drop_vs_bare": drop, "in_process_us_per_note": args.drift_us},
+                "rounds": args.rounds,
+            },
+            indent=2,
+        )
+        + "\n"
     )
     if errors:
         print(f"  wrk reported {errors} errors or non-2xx answers")

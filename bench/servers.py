@@ -43,6 +43,8 @@ def commands(port: int, model_dir: Path) -> dict[str, list[str]]:
         "api-1call": service,
         # The same with the metrics shared through files, as with several workers.
         "api-shared": service,
+        # The same without the input drift series (what counting inputs costs).
+        "api-nodrift": service,
     }
 
 
@@ -51,6 +53,7 @@ def environment(name: str, scratch: Path) -> dict[str, str]:
     return {
         "api-1call": {"COALESCE_MAX_ROWS": "1"},
         "api-shared": {"PROMETHEUS_MULTIPROC_DIR": str(scratch)},
+        "api-nodrift": {"DRIFT_METRICS": "false"},
     }.get(name, {})
 
 
