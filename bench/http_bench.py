@@ -4,13 +4,14 @@
 
 The machine is shared and noisy (its speed drifts by up to 2x within seconds), so the apps are
 measured in alternation, many short rounds (every other one in reverse order), in one run, and
-compared as ratios: the median of the per-round ratios. One uvicorn worker each, wrk with one thread; p50/p99 latencies come
-from wrk's --latency distribution. Besides the three apps, variants of the service show what
-its choices cost or save: `api-fastapi` has /predict written the conventional FastAPI way
-(pydantic body model, dependencies, response model), `api-1call` scores each request with its
-own model call (COALESCE_MAX_ROWS=1), `api-shared` keeps its metrics in the files that several
-workers share, `api-nodrift` counts no input drift (DRIFT_METRICS=false). The drift counting's
-cost is also timed in process, per note, the way /predict pays it.
+compared as ratios: the median of the per-round ratios. One uvicorn worker each, wrk with one
+thread; p50/p99 latencies come from wrk's --latency distribution. Besides the three apps,
+variants of the service show what its choices cost or save: `api-fastapi` has /predict written
+the conventional FastAPI way (pydantic body model, dependencies, response model), `api-1call`
+scores each request with its own model call (COALESCE_MAX_ROWS=1), `api-shared` keeps its
+metrics in the files that several workers share, `api-nodrift` counts no input drift
+(DRIFT_METRICS=false). The drift counting's cost is also timed in process, per note, the way
+/predict pays it.
 """
 
 from __future__ import annotations
