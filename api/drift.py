@@ -57,6 +57,10 @@ class DriftReference:
         for index, bounds in enumerate(self.bounds):
             self._padded[index, : len(bounds)] = bounds
 
+    def limits(self) -> tuple[object, ...]:
+        """What the counts depend on (features, minima, maxima, bucket bounds), comparable."""
+        return self.features, self.minimum, self.maximum, self.bounds
+
     def count(self, features: NDArray[np.float64]) -> InputCounts:
         """Count an [N, features] array of finite values (N >= 1)."""
         rows = features.shape[0]

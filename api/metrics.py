@@ -372,10 +372,13 @@ class Metrics:
     def watch_inputs(self, reference: DriftReference) -> None:
         """Count inputs against `reference` (the served model's training statistics) from now on.
 
-        Every series starts at 0, so a rate or an alert has data before the first input.
+        Every series starts at 0, so a rate or an alert has data before the first input. The
+        lifespan may run again on the same app (tests do): the same statistics keep counting.
         """
         if self.drift is not None:
-            raise RuntimeError("inputs are already counted against a model's training statistics")
+            if self.drift.limits() == reference.limits():
+                return
+            raise RuntimeError("inputs are already counted against other training statistics")
         self.out_of_range = CounterFamily(OUT_OF_RANGE, OUT_OF_RANGE_HELP, ("feature", "direction"))
         self.input_values = HistogramFamily(
             INPUT_VALUE,

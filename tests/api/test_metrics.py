@@ -323,12 +323,20 @@ def test_waiting_notes_are_shared_within_an_iteration(
     assert run_on_own_loop(scenario()) == (0.0, 3.0)
 
 
-def test_drift_is_watched_once(artifact_metadata: dict[str, Any]) -> None:
+def test_the_same_statistics_keep_counting_and_others_are_refused(
+    artifact_metadata: dict[str, Any],
+) -> None:
+    # The lifespan runs again when an app is started again (TestClient, schemathesis).
+    stats = _statistics(artifact_metadata)
     metrics = Metrics()
-    reference = _reference(_statistics(artifact_metadata))
-    metrics.watch_inputs(reference)
-    with pytest.raises(RuntimeError, match="already"):
-        metrics.watch_inputs(reference)
+    metrics.watch_inputs(_reference(stats))
+    rows = edge_rows(stats["features"])[0]
+    for row in rows:
+        metrics.count_input(row)
+    metrics.watch_inputs(_reference(stats))
+    assert drift_samples(metrics.render().decode()) == expected_drift(stats["features"], rows)
+    with pytest.raises(RuntimeError, match="other training statistics"):
+        metrics.watch_inputs(_reference(_statistics(artifact_metadata, constant=True)))
 
 
 def _values(reference: DriftReference) -> st.SearchStrategy[float]:
