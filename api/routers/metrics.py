@@ -18,5 +18,6 @@ router = APIRouter(tags=["operations"])
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 async def metrics(registry: MetricsDep) -> Response:
-    """Requests and latency by route and status, predictions by class, model_info."""
+    """Requests and latency by route and status, predictions by class, input drift per feature
+    (out-of-range counts, histograms at the training quantiles), model_info."""
     return Response(registry.render(), media_type=CONTENT_TYPE_LATEST)
