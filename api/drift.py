@@ -26,7 +26,6 @@ DIRECTIONS = ("below", "above")
 class InputCounts:
     """What one call of `DriftReference.count` found, per feature (in the reference's order)."""
 
-    rows: int
     below: tuple[int, ...]  # values < the training minimum
     above: tuple[int, ...]  # values > the training maximum
     # Non-cumulative bucket counts: bucket i holds values in (bound[i-1], bound[i]]; the last
@@ -72,7 +71,6 @@ class DriftReference:
         cumulative = np.concatenate([at_most, np.full((len(self.bounds), 1), rows)], axis=1)
         per_bucket = np.diff(cumulative, axis=1, prepend=0).tolist()
         return InputCounts(
-            rows=rows,
             below=tuple(below),
             above=tuple(above),
             buckets=tuple(
