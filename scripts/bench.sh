@@ -5,10 +5,11 @@
 #   3. POST /predict under wrk: this service (and two variants) vs the reference app vs a
 #      bare FastAPI app
 #   4. offline batch scoring: peak memory at 100k vs 1M rows
-#   4b. capacity of one worker: req/s at p99 < 50 ms (README, Scale out: Azure Container Apps)
-#   5. the container image: size added over its base, docker run to /ready
+#   5. capacity of one worker: req/s at p99 < 50 ms (README, Scale out: Azure Container Apps)
+#   6. the container image: size added over its base, docker run to /ready
 # Figures are reported, not asserted in tests: the machines are shared and noisy.
-# Environment: BENCH_ROUNDS (8), BENCH_SECONDS (2) per wrk run, MODEL_DIR (artifacts/model).
+# Environment: BENCH_ROUNDS (8), BENCH_SECONDS (2) per wrk run of step 3,
+# BENCH_CAPACITY_SECONDS (5) per load step of step 5, MODEL_DIR (artifacts/model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +41,7 @@ echo
 echo
 "$py" bench/batch_memory.py --model "$model_dir"
 echo
-"$py" -m bench.capacity --model-dir "$model_dir" --duration "${BENCH_SECONDS:-5}"
+"$py" -m bench.capacity --model-dir "$model_dir" --duration "${BENCH_CAPACITY_SECONDS:-5}"
 echo
 # The image: size added over its base and start-to-ready time. image.sh starts an engine and
 # builds a base where needed (see README, "Run it in Docker"); BENCH_SKIP_CONTAINER=1 skips it.
