@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import numpy as np
@@ -16,6 +15,7 @@ import pytest
 from api.coalescer import Coalescer, Row
 from api.lifespan import load_predictor
 from api.predictor import Predictor
+from tests.event_loop import run_on_own_loop
 
 REPO = Path(__file__).resolve().parents[2]
 ROWS: list[Row] = [
@@ -24,19 +24,6 @@ ROWS: list[Row] = [
         :, :4
     ].tolist()
 ]
-
-
-T = TypeVar("T")
-
-
-def run_on_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run `coroutine` on a loop of its own; unlike asyncio.run, it leaves the thread's
-    current loop alone (asyncio.run unsets it, and Pulumi's mocks in tests/infra need it)."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
 
 
 @pytest.fixture(scope="module")

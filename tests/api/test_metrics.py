@@ -7,9 +7,9 @@ import json
 import math
 import subprocess
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,6 +21,7 @@ from api import metrics_dir
 from api.drift import DriftReference
 from api.metrics import DRIFT_PENDING_ROWS, Metrics
 from contract import QUANTILE_KEYS, FeatureStatsBlock
+from tests.event_loop import run_on_own_loop
 from tests.traffic import (
     assert_valid_histograms,
     drift_samples,
@@ -31,19 +32,6 @@ from tests.traffic import (
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = ("20260101T000000Z-abc-123", "2026-01-01T00:00:00Z")
-
-
-T = TypeVar("T")
-
-
-def run_on_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run `coroutine` on a loop of its own; unlike asyncio.run, it leaves the thread's
-    current loop alone (asyncio.run unsets it, and Pulumi's mocks in tests/infra need it)."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
 
 
 def samples(exposition: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
