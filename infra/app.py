@@ -1,12 +1,13 @@
-"""The app stack, composed: config, resource group, registry + pull identity, image, container
-group, outputs. Everything is read and validated before the first resource is declared."""
+"""The app stack, composed: config, resource group, registry + pull identity, image (built, or a
+known one by digest), container group, outputs. Everything is read and validated before the first
+resource is declared."""
 
 from __future__ import annotations
 
 import pulumi
 from pulumi_azure_native import authorization, resources
 
-from infra import artifact, config, image, naming
+from infra import config, image, naming
 from infra.container import PORT, ApiContainerArgs, ApiContainerGroup
 from infra.registry import PrivateRegistry, RegistryArgs
 from infra.tags import standard_tags
@@ -32,7 +33,6 @@ def resource_group(cfg: config.AppConfig, tags: dict[str, str]) -> pulumi.Input[
 def main() -> None:
     """Declare the app stack's resources and export its outputs."""
     cfg = config.load()
-    model_version = artifact.read_model_version(cfg.model_dir)
     if cfg.registry_auth == "identity" and cfg.registry_sku != "Premium":
         # Microsoft lists a Premium registry as the prerequisite of ACI's identity pulls
         # (learn.microsoft.com "Deploy to Azure Container Instances from Azure Container
@@ -44,6 +44,8 @@ def main() -> None:
             "if pulls fail, use registrySku Premium or registryAuth admin"
         )
     client = authorization.get_client_config()
+    registry_name = naming.registry_name(cfg.dns_label, client.subscription_id)
+    model_version = image.model_version(cfg, registry_name, client.tenant_id)
     tags = standard_tags(cfg.project, cfg.stack, cfg.git_commit)
 
     group_name = resource_group(cfg, tags)
@@ -52,7 +54,7 @@ def main() -> None:
         RegistryArgs(
             resource_group_name=group_name,
             location=cfg.location,
-            registry_name=naming.registry_name(cfg.dns_label, client.subscription_id),
+            registry_name=registry_name,
             identity_name=f"id-{cfg.dns_label}",
             sku=cfg.registry_sku,
             admin_user_enabled=cfg.registry_auth == "admin",
@@ -60,7 +62,7 @@ def main() -> None:
             tags=tags,
         ),
     )
-    built = image.build_and_push(cfg, model_version, registry.login_server, client.tenant_id)
+    image_ref = image.service_image(cfg, model_version, registry.login_server, client.tenant_id)
     app = ApiContainerGroup(
         "api",
         ApiContainerArgs(
@@ -70,7 +72,7 @@ def main() -> None:
             login_server=registry.login_server,
             identity_id=registry.identity.id,
             pull_grant=registry.acr_pull,
-            image=built.repo_digest,
+            image=image_ref,
             tags=tags,
         ),
     )
@@ -79,7 +81,7 @@ def main() -> None:
     pulumi.export("url", url)
     pulumi.export("docs_url", pulumi.Output.concat(url, "docs"))
     pulumi.export("fqdn", app.fqdn)
-    pulumi.export("image", built.repo_digest)
+    pulumi.export("image", image_ref)
     pulumi.export("registry", registry.login_server)
     pulumi.export("resource_group", group_name)
     pulumi.export("model_version", model_version)

@@ -19,6 +19,7 @@ import pulumi
 
 from infra import naming, paths
 from infra.errors import ConfigError
+from infra.pinned_image import ImageReference, parse_reference
 
 RegistryAuth = Literal["identity", "admin"]
 
@@ -38,6 +39,7 @@ DEFAULTS: Final[Mapping[str, str]] = {
     "baseImage": "",  # empty: the Dockerfile's own default
     "gitCommit": "",  # empty: $GIT_COMMIT or $GITHUB_SHA when set, else unknown
     "resourceGroup": "",  # empty: the stack creates and owns rg-<dns label>
+    "image": "",  # empty: build the image from modelDir; else deploy this one by digest
 }
 
 # Azure Container Instances limits for a Linux container group in a standard region
@@ -78,6 +80,7 @@ class AppConfig:
     base_image: str | None
     git_commit: str | None
     resource_group: str | None  # an existing group to deploy into; None: create rg-<label>
+    image: ImageReference | None = None  # a known image to deploy as it is; None: build one
 
 
 def load() -> AppConfig:
@@ -148,6 +151,13 @@ def parse(
             "'(' or ')', not ending in '.')",
         )
 
+    image = None
+    if get("image"):
+        try:
+            image = parse_reference(get("image"))
+        except ValueError as exc:
+            raise ConfigError(f"config image={get('image')!r} is invalid: {exc}") from None
+
     return AppConfig(
         project=project,
         stack=stack,
@@ -165,6 +175,7 @@ def parse(
         base_image=get("baseImage") or None,
         git_commit=git_commit,
         resource_group=resource_group,
+        image=image,
     )
 
 

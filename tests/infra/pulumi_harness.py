@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -292,23 +293,49 @@ def run_program(
     return run
 
 
-def run_app(stack: str, config: dict[str, str], env: dict[str, str] | None = None) -> ProgramRun:
-    """Run the app program; the ACR token exchange's HTTP call is replaced and recorded."""
-    from infra import acr_token
+def run_app(
+    stack: str,
+    config: dict[str, str],
+    env: dict[str, str] | None = None,
+    registries: Mapping[str, str] | None = None,
+    preview: bool = False,
+) -> ProgramRun:
+    """Run the app program. The ACR token exchange for the image push is replaced and recorded;
+    requests to a registry in `registries` (login server -> base URL of a tests/infra
+    fake_registry on 127.0.0.1) go there over real HTTP, as DNS and TLS would route them."""
+    from infra import acr_token, registry_read
     from infra.app import main
 
+    routes = dict(registries or {})
     posted: list[dict[str, str]] = []
+    real_post, real_get = acr_token.post_form, registry_read._get
 
-    def fake_post(url: str, fields: dict[str, str]) -> dict[str, str]:
+    def routed(url: str) -> str | None:
+        host = urllib.parse.urlsplit(url).netloc
+        return url.replace(f"https://{host}", routes[host], 1) if host in routes else None
+
+    def fake_post(url: str, fields: Mapping[str, str]) -> Mapping[str, Any]:
         posted.append({"url": url, **fields})
+        local = routed(url)
+        if local is not None:
+            return real_post(local, fields)
         return {"refresh_token": ACR_REFRESH_TOKEN}
 
+    def fake_get(url: str, headers: Mapping[str, str]) -> tuple[bytes, str]:
+        local = routed(url)
+        if local is None:
+            raise AssertionError(f"the program read {url}, which no test registry serves")
+        return real_get(local, headers)
+
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(acr_token, "_post_form", fake_post)
+        patch.setattr(acr_token, "post_form", fake_post)
+        patch.setattr(registry_read, "_get", fake_get)
         for name in ("GITHUB_SHA", "GIT_COMMIT"):
             patch.delenv(name, raising=False)
         for name, value in (env or {}).items():
             patch.setenv(name, value)
-        run = run_program(main, project="banknote", stack=stack, config=config, cwd=APP_PWD)
+        run = run_program(
+            main, project="banknote", stack=stack, config=config, cwd=APP_PWD, preview=preview
+        )
     run.token_exchanges = posted
     return run
