@@ -8,6 +8,7 @@ the runtime state reset before each run so stacks cannot leak into each other.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import urllib.parse
@@ -254,6 +255,9 @@ def run_program(
     """Run one Pulumi program to completion under mocks, in `cwd` as the CLI would, and return
     what it declared."""
     run = ProgramRun()
+    # The mocks create their root stack's futures on the current event loop, and an
+    # asyncio.run() elsewhere in the session (tests/infra/test_infra_parts.py) leaves none set.
+    _ensure_event_loop()
     # A fresh root stack resource, settings and config for every run.
     pulumi_settings.ROOT.set(None)
     mocks = RecordingMocks(run)
@@ -291,6 +295,15 @@ def run_program(
         except Exception as exc:  # the test inspects it
             run.error = exc
     return run
+
+
+def _ensure_event_loop() -> None:
+    """Set an event loop for this thread if there is none (kept for the session, like the one
+    the first run gets implicitly)."""
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def run_app(
