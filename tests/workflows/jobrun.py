@@ -31,7 +31,7 @@ import yaml
 
 from tests import pulumi_cli
 from tests.workflows.expressions import Status, condition_holds, interpolate
-from tests.workflows.pipeline import HEAD_SHA, ROOT, Event
+from tests.workflows.pipeline import HEAD_SHA, ROOT, Event, declared_inputs
 
 # Steps whose scripts are executed: they decide whether and how Pulumi runs.
 EXECUTED_SCRIPTS = ("pr_gate.py", "pulumi_stack.py", "pr_stack_sweep.py")
@@ -253,10 +253,16 @@ def run_job(
     event: Event,
     world: World,
     inputs: Mapping[str, Any] | None = None,
+    trigger: str = "workflow_call",
 ) -> JobRun:
-    """Run one job's steps for `event` on a fresh runner; the job's own `if:` is not checked."""
+    """Run one job's steps for `event` on a fresh runner; the job's own `if:` is not checked.
+
+    `inputs` are what the run was given through `trigger`: "workflow_call" (the pipeline's
+    stages, the default) or "workflow_dispatch" (started by hand), with that trigger's
+    declared defaults as GitHub fills them in (pipeline.declared_inputs).
+    """
     job = workflow["jobs"][job_name]
-    context = event.context(inputs or {})
+    context = event.context(declared_inputs(workflow, trigger, inputs or {}))
     checkout, base_env = _runner(world)
     github = context["github"]
     base_env.update(

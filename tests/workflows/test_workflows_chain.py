@@ -273,8 +273,13 @@ def test_manual_runs_continue_down_the_chain(workflows: dict[str, dict[str, Any]
     analyze = ran(simulate(workflows, "analyze.yml", dispatch()))
     assert {"train.yml:train", "deploy.yml:deploy-dev"} <= analyze
     train = ran(simulate(workflows, "train.yml", dispatch()))
-    assert train == {"train.yml:train", "train.yml:deploy", "deploy.yml:deploy-dev"}
-    deploy = ran(simulate(workflows, "deploy.yml", dispatch(**{"run-id": "42"})))
+    assert train == {
+        "train.yml:train",
+        "train.yml:model-gate",
+        "train.yml:deploy",
+        "deploy.yml:deploy-dev",
+    }
+    deploy = ran(simulate(workflows, "deploy.yml", dispatch(**{"model-version": "v1"})))
     assert deploy == {"deploy.yml:deploy-dev"}
 
 
@@ -355,7 +360,7 @@ REQUIRED_PATHS = [
     "tests/api/test_predict.py",
     ".github/workflows/deploy.yml",
     ".github/actions/setup-python/action.yml",
-    ".github/scripts/metrics_summary.py",
+    ".github/scripts/model_gate.py",
 ]
 
 

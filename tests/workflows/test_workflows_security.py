@@ -281,7 +281,12 @@ def test_pulumi_previews_on_prs_and_updates_dev_only_from_main(
             "up pr-${{ github.event.pull_request.number }}",
             'pulumi_stack.py prepare "$STACK" --create',
         ],
-        "deploy.yml:deploy-dev": ["up dev", 'pulumi_stack.py prepare "$STACK" --create'],
+        # Never created to deploy a version from its registry: that needs dev's registry.
+        "deploy.yml:deploy-dev": [
+            "up dev",
+            'pulumi_stack.py prepare "$STACK" --create',
+            'pulumi_stack.py prepare "$STACK"',
+        ],
         "pr-stack-cleanup.yml:destroy": ['pulumi_stack.py destroy "$STACK"'],
         "pr-stack-sweep.yml:sweep": [
             'pr_stack_sweep.py --repository "$GITHUB_REPOSITORY" --max-minutes 60'
@@ -444,6 +449,14 @@ def test_every_update_is_smoke_tested_against_the_trained_version(
         assert len(smoke) == 1, f"{file}:{name}"
         assert '--model-version "$MODEL_VERSION"' in smoke[0]["run"]
         assert smoke[0]["env"]["STACK_URL"] == "${{ steps.pulumi.outputs.url }}"
-        assert smoke[0]["env"]["MODEL_VERSION"] == "${{ steps.model.outputs.model-version }}"
+        # The version the job deploys: the model artifact's, or for dev the version started by
+        # hand, whose image comes from the registry.
+        expected = "${{ steps.model.outputs.model-version }}"
+        if f"{file}:{name}" == "deploy.yml:deploy-dev":
+            expected = "${{ steps.model.outputs.model-version || env.REGISTRY_VERSION }}"
+        assert smoke[0]["env"]["MODEL_VERSION"] == expected, f"{file}:{name}"
+        (check,) = [s for s in after if "STACK_MODEL_VERSION" in s.get("env", {})]
+        assert check["env"]["MODEL_VERSION"] == expected, f"{file}:{name}"
+        assert check["env"]["STACK_MODEL_VERSION"] == "${{ steps.pulumi.outputs.model_version }}"
         # The smoke test runs, and fails the job, after every update that runs.
         assert smoke[0].get("if") == ups[0].get("if"), f"{file}:{name}"
