@@ -262,11 +262,25 @@ def _with_inputs(step: Mapping[str, Any], context: dict[str, Any]) -> dict[str, 
 
 
 def _read_outputs(path: Path) -> dict[str, str]:
-    outputs = {}
-    for line in path.read_text().splitlines() if path.exists() else []:
-        if "=" in line:
-            key, value = line.split("=", 1)
-            outputs[key] = value
+    """$GITHUB_OUTPUT as the runner reads it: `name=value` lines, and multiline values as
+    `name<<DELIMITER`, the lines, then the delimiter alone (docs.github.com "Workflow commands
+    for GitHub Actions", multiline strings)."""
+    outputs: dict[str, str] = {}
+    lines = iter(path.read_text().splitlines() if path.exists() else [])
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            key, delimiter = line.split("<<", 1)
+            value: list[str] = []
+            for inner in lines:
+                if inner == delimiter:
+                    break
+                value.append(inner)
+            else:
+                raise AssertionError(f"{path}: no closing {delimiter!r} for output {key!r}")
+            outputs[key] = "\n".join(value)
+        elif "=" in line:
+            key, value_text = line.split("=", 1)
+            outputs[key] = value_text
     return outputs
 
 
