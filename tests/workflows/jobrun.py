@@ -397,6 +397,7 @@ def run_job(
     context = event.context(declared_inputs(workflow, trigger, inputs or {}))
     checkout, base_env = _runner(world)
     github = context["github"]
+    github["run_id"] = str(1000 + world.runners)  # every job here is of a run of its own
     base_env.update(
         GITHUB_REPOSITORY=github["repository"],
         GITHUB_SHA=github["sha"],
