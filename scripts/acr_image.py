@@ -11,8 +11,9 @@ list-metadata`, which lists each manifest with its tags. It needs the Pulumi CLI
 state backend and `az login` as an identity that may read the registry (CI: the deploy identity,
 whose deployer role covers its registry; a developer: their own stack's).
 
-`extract` copies the served model (metadata.json, model.onnx, MODEL_CARD.md) out of an image into
-DIR, from the directory its MODEL_DIR points at, with `docker create` and `docker cp`. The deploy
+`extract` copies the served model (metadata.json and model.onnx, and MODEL_CARD.md if there is
+one) out of an image into DIR, from the directory its MODEL_DIR points at, with `docker create`
+and `docker cp`. The deploy
 job records what dev serves this way after a rollback, so the next comparison's champion is the
 model that is really serving (the Docker CLI must be logged in to the registry: `az acr login`).
 
@@ -36,7 +37,10 @@ from typing import Any
 # grammar of a model version (contract/schema.py MODEL_VERSION_PATTERN), so every model
 # version is a valid tag.
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-SERVED_FILES = ("metadata.json", "model.onnx", "MODEL_CARD.md")
+# What a comparison needs (python -m model compare reads these two), and the model card beside
+# them when the image has one.
+SERVED_FILES = ("metadata.json", "model.onnx")
+OPTIONAL_FILES = ("MODEL_CARD.md",)
 NEWEST_SHOWN = 5
 
 
@@ -119,6 +123,11 @@ def extract(image: str, out_dir: Path) -> str:
         out_dir.mkdir(parents=True, exist_ok=True)
         for file in SERVED_FILES:
             run("docker", "cp", f"{name}:{model_dir}/{file}", str(out_dir / file))
+        for file in OPTIONAL_FILES:
+            try:
+                run("docker", "cp", f"{name}:{model_dir}/{file}", str(out_dir / file))
+            except ImageError:
+                print(f"acr_image: {image} has no {file}", file=sys.stderr)
     finally:
         subprocess.run(  # noqa: S603 - fixed program, a name made here
             ["docker", "rm", name],  # noqa: S607 - the Docker CLI from PATH is the point

@@ -298,7 +298,7 @@ class Cli:
 
     @staticmethod
     def _is_value(args: list[str], index: int) -> bool:
-        return index > 0 and args[index - 1] in ("--secrets-provider", "--stack", "-s", "--path")
+        return index > 0 and args[index - 1] in ("--secrets-provider", "--stack", "-s")
 
     @staticmethod
     def fail(message: str) -> int:

@@ -159,6 +159,14 @@ def test_bad_references_are_one_clear_line(text: str, why: str) -> None:
     assert pinned_image.EXAMPLE in message
 
 
+def test_a_bad_reference_stops_the_program_before_anything(app_stack: AppStack) -> None:
+    run = app_stack("dev", image="banknote-api@sha256:" + "a" * 64)
+    assert isinstance(run.error, ConfigError)
+    assert str(run.error).startswith("config image='banknote-api@sha256:")
+    assert run.resources == []
+    assert run.calls == []  # not even an Azure lookup
+
+
 def test_a_good_reference_is_parsed() -> None:
     digest = "sha256:" + "0123456789abcdef" * 4
     cfg = parse(
