@@ -11,6 +11,9 @@ PY := $(VENV)/bin/python
 ARTIFACT_DIR ?= artifacts/model
 IMAGE ?= banknote-api:local
 STACK ?=
+# For stack-up, an IMAGE you give (command line or environment) is a known image to deploy as it
+# is, <registry>/<repository>@sha256:<digest>; the default above is only the tag `make image` builds.
+PINNED_IMAGE := $(if $(filter command line environment,$(origin IMAGE)),$(IMAGE),)
 
 .PHONY: help venv lock train artifact run serve lint test test-fast bench image container-test stack-up stack-down clean
 
@@ -57,8 +60,8 @@ image: artifact ## Build the Docker image $(IMAGE)
 container-test: artifact ## Build the image and test it for real (engine + browser)
 	REQUIRE_CONTAINER_TESTS=1 $(PY) -m pytest tests/container
 
-stack-up: artifact ## Create or update your own Azure stack: make stack-up STACK=<name>
-	bash scripts/stack.sh up "$(STACK)"
+stack-up: $(if $(PINNED_IMAGE),venv,artifact) ## Create or update your own Azure stack: make stack-up STACK=<name> [IMAGE=<ref@sha256>]
+	IMAGE="$(PINNED_IMAGE)" bash scripts/stack.sh up "$(STACK)"
 
 stack-down: venv ## Destroy and remove your own Azure stack: make stack-down STACK=<name>
 	bash scripts/stack.sh down "$(STACK)"

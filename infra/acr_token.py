@@ -19,8 +19,8 @@ TOKEN_USER: Final = "00000000-0000-0000-0000-000000000000"  # noqa: S105 - a use
 PostForm = Callable[[str, Mapping[str, str]], Mapping[str, Any]]
 
 
-def _post_form(url: str, fields: Mapping[str, str]) -> Mapping[str, Any]:
-    """POST an urlencoded form and decode the JSON answer."""
+def post_form(url: str, fields: Mapping[str, str]) -> Mapping[str, Any]:
+    """POST an urlencoded form and decode the JSON answer (the registry's token endpoints)."""
     request = urllib.request.Request(  # noqa: S310 - the URL is always https://<login server>
         url,
         data=urllib.parse.urlencode(fields).encode(),
@@ -36,7 +36,7 @@ def exchange(
     login_server: str, tenant_id: str, aad_token: str, post: PostForm | None = None
 ) -> str:
     """An ACR refresh token for `login_server`, obtained with an Entra ID access token."""
-    answer = (post or _post_form)(
+    answer = (post or post_form)(
         f"https://{login_server}/oauth2/exchange",
         {
             "grant_type": "access_token",

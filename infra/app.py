@@ -1,6 +1,6 @@
-"""The app stack, composed: config, resource group, registry + pull identity, image, logs, then
-the platform (a container group, or a container app), outputs. Everything is read and validated
-before the first resource is declared.
+"""The app stack, composed: config, resource group, registry + pull identity, image (built, or a
+known one by digest), logs, then the platform (a container group, or a container app), outputs.
+Everything is read and validated before the first resource is declared.
 
 Only the last part forks on `platform`: registry, identity, image, logs and tags are the same
 for Azure Container Instances and Azure Container Apps."""
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import authorization, resources
 
-from infra import artifact, config, image, naming
+from infra import config, image, naming
 from infra.container import PORT, ApiContainerArgs, ApiContainerGroup
 from infra.containerapp import ApiContainerApp, ApiContainerAppArgs
 from infra.monitoring import LogWorkspace, LogWorkspaceArgs
@@ -38,7 +38,6 @@ def resource_group(cfg: config.AppConfig, tags: dict[str, str]) -> pulumi.Input[
 def main() -> None:
     """Declare the app stack's resources and export its outputs."""
     cfg = config.load()
-    model_version = artifact.read_model_version(cfg.model_dir)
     if cfg.registry_auth == "identity" and cfg.registry_sku != "Premium" and cfg.apps is None:
         # Microsoft lists a Premium registry as the prerequisite of ACI's identity pulls
         # (learn.microsoft.com "Deploy to Azure Container Instances from Azure Container
@@ -50,6 +49,12 @@ def main() -> None:
             "if pulls fail, use registrySku Premium or registryAuth admin"
         )
     client = authorization.get_client_config()
+    registry_name = naming.registry_name(cfg.dns_label, client.subscription_id)
+    # The version the stack will serve: the artifact's, or a known image's label read from the
+    # stack's own registry. A registry-only run serves nothing and reads neither.
+    model_version = (
+        None if cfg.registry_only else image.model_version(cfg, registry_name, client.tenant_id)
+    )
     tags = standard_tags(cfg.project, cfg.stack, cfg.git_commit)
 
     group_name = resource_group(cfg, tags)
@@ -58,7 +63,7 @@ def main() -> None:
         RegistryArgs(
             resource_group_name=group_name,
             location=cfg.location,
-            registry_name=naming.registry_name(cfg.dns_label, client.subscription_id),
+            registry_name=registry_name,
             identity_name=f"id-{cfg.dns_label}",
             sku=cfg.registry_sku,
             admin_user_enabled=cfg.registry_auth == "admin",
@@ -66,15 +71,31 @@ def main() -> None:
             tags=tags,
         ),
     )
-    # A given image (by digest, already in this stack's registry: the prod rollout imports dev's
-    # image there) is deployed as it is; otherwise the Dockerfile is built and pushed.
-    deployed: pulumi.Input[str] = (
-        cfg.image
-        if cfg.image is not None
-        else image.build_and_push(
-            cfg, model_version, registry.login_server, client.tenant_id
-        ).repo_digest
-    )
+    pulumi.export("registry", registry.login_server)
+    pulumi.export("resource_group", group_name)
+    if model_version is None:
+        # registryOnly: prod's first rollout creates its registry this way, before the image
+        # dev smoke-tested can be imported into it and named by config `image` (whose label the
+        # next run reads from there). scripts/rollout.py runs it only on a stack that has no
+        # registry yet, so there is no service whose resources or outputs it would drop.
+        pulumi.log.warn(
+            "registryOnly=true: only the registry and its pull identity are declared; "
+            "remove the key before a normal update"
+        )
+        return
+    serve(cfg, group_name, registry, model_version, client.tenant_id, tags)
+
+
+def serve(
+    cfg: config.AppConfig,
+    group_name: pulumi.Input[str],
+    registry: PrivateRegistry,
+    model_version: str,
+    tenant_id: str,
+    tags: dict[str, str],
+) -> None:
+    """The image, the logs and the platform that runs it, and their outputs."""
+    deployed = image.service_image(cfg, model_version, registry.login_server, tenant_id)
     logs = LogWorkspace(
         "logs",
         LogWorkspaceArgs(
@@ -128,6 +149,4 @@ def main() -> None:
     pulumi.export("docs_url", pulumi.Output.concat(url, "docs"))
     pulumi.export("fqdn", fqdn)
     pulumi.export("image", deployed)
-    pulumi.export("registry", registry.login_server)
-    pulumi.export("resource_group", group_name)
     pulumi.export("model_version", model_version)

@@ -19,6 +19,7 @@ import pulumi
 
 from infra import naming, paths
 from infra.errors import ConfigError
+from infra.pinned_image import ImageReference, parse_reference
 
 RegistryAuth = Literal["identity", "admin"]
 Platform = Literal["aci", "containerapps"]
@@ -40,7 +41,8 @@ DEFAULTS: Final[Mapping[str, str]] = {
     "gitCommit": "",  # empty: $GIT_COMMIT or $GITHUB_SHA when set, else unknown
     "resourceGroup": "",  # empty: the stack creates and owns rg-<dns label>
     "platform": "aci",
-    "image": "",  # empty: build the image from the Dockerfile and push it
+    "image": "",  # empty: build the image from modelDir; else deploy this one by digest
+    "registryOnly": "false",  # true: the registry and its pull identity only (prod's first import)
     # Azure Container Apps only (platform: containerapps); see infra/containerapp.py.
     "minReplicas": "1",
     "maxReplicas": "3",
@@ -68,12 +70,6 @@ _REUSE_SCOPES: Final = ("TenantReuse", "SubscriptionReuse", "ResourceGroupReuse"
 _REGISTRY_SKUS: Final = ("Basic", "Standard", "Premium")
 _LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
 _PLATFORMS: Final = ("aci", "containerapps")
-# An image by digest in an Azure Container Registry: <registry>.azurecr.io/<repository>@sha256:<64
-# hex>. Deploying by digest is what makes "the same image" checkable.
-_IMAGE_REF = re.compile(
-    r"^(?P<registry>[a-z0-9]{5,50}\.azurecr\.io)/(?P<repository>[a-z0-9]+(?:[._/-][a-z0-9]+)*)"
-    r"@(?P<digest>sha256:[0-9a-f]{64})$"
-)
 # Azure Container Apps, Consumption plan: the CPU and memory of a replica must be one of these
 # pairs (learn.microsoft.com "Containers in Azure Container Apps", vCPU and memory allocation
 # requirements; a Consumption-only environment stops at 2 cores and 4Gi).
@@ -128,7 +124,9 @@ class AppConfig:
     git_commit: str | None
     resource_group: str | None  # an existing group to deploy into; None: create rg-<label>
     platform: Platform = "aci"
-    image: str | None = None  # an image by digest to deploy instead of building one
+    image: ImageReference | None = None  # a known image to deploy as it is; None: build one
+    # Declare the registry and its pull identity only (scripts/rollout.py, prod's first import).
+    registry_only: bool = False
     apps: ContainerAppsConfig | None = None  # set exactly when platform is containerapps
 
 
@@ -205,14 +203,13 @@ def parse(
         if _choice("platform", get("platform"), _PLATFORMS) == "containerapps"
         else "aci"
     )
-    image = get("image") or None
-    if image is not None and not _IMAGE_REF.match(image):
-        _fail(
-            "image",
-            image,
-            "expected an image by digest in an Azure Container Registry, "
-            "<registry>.azurecr.io/<repository>@sha256:<64 hex digits>",
-        )
+    image = None
+    if get("image"):
+        try:
+            image = parse_reference(get("image"))
+        except ValueError as exc:
+            raise ConfigError(f"config image={get('image')!r} is invalid: {exc}") from None
+    registry_only = _boolean("registryOnly", get("registryOnly"))
     if platform == "containerapps":
         if registry_auth == "admin":
             _fail(
@@ -247,16 +244,9 @@ def parse(
         resource_group=resource_group,
         platform=platform,
         image=image,
+        registry_only=registry_only,
         apps=apps,
     )
-
-
-def image_parts(image: str) -> tuple[str, str, str]:
-    """(login server, repository, digest) of an image reference that `parse` accepted."""
-    match = _IMAGE_REF.match(image)
-    if match is None:
-        raise ValueError(f"not an image by digest: {image!r}")
-    return match["registry"], match["repository"], match["digest"]
 
 
 def _apps_cpu_memory(cpu: str, memory: str) -> tuple[float, float]:
@@ -283,9 +273,7 @@ def _apps(get: Callable[[str], str]) -> ContainerAppsConfig:
     stable = get("stableRevision") or None
     if stable is not None and (not _REVISION.match(stable) or "---" in stable):
         _fail("stableRevision", stable, "expected a revision name, <app>--<suffix>")
-    rollback = get("rollback").lower()
-    if rollback not in ("true", "false"):
-        _fail("rollback", rollback, "expected true or false")
+    rollback = _boolean("rollback", get("rollback"))
     rollout_id = get("rolloutId")
     if not _ROLLOUT_ID.match(rollout_id):
         _fail("rolloutId", rollout_id, "expected up to 64 letters, digits, '.', '_' or '-'")
@@ -297,7 +285,7 @@ def _apps(get: Callable[[str], str]) -> ContainerAppsConfig:
         ),
         canary_weight=_integer("canaryWeight", get("canaryWeight"), (0, 100)),
         stable_revision=stable,
-        rollback=rollback == "true",
+        rollback=rollback,
         rollout_id=rollout_id,
     )
 
@@ -310,6 +298,14 @@ def _choice(key: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         _fail(key, value, f"expected one of {', '.join(allowed)}")
     return value
+
+
+def _boolean(key: str, value: str) -> bool:
+    """true or false, in any case (Pulumi config values are strings)."""
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        _fail(key, lowered, "expected true or false")
+    return lowered == "true"
 
 
 def _decimal(key: str, value: str, bounds: tuple[float, float], unit: str) -> float:

@@ -1,4 +1,5 @@
-"""The service image: built from the repository's Dockerfile and pushed to the registry."""
+"""The service image: built from the repository's Dockerfile and pushed to the registry, or, with
+config `image`, a known image by digest that is deployed as it is (infra/pinned_image.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pulumi
 import pulumi_docker as docker
 from pulumi_azure_native import authorization
 
-from infra import acr_token, paths
+from infra import acr_token, artifact, paths, pinned_image
 from infra.config import AppConfig
 
 # Build context and Dockerfile as absolute paths: the provider plugin runs in the program's
@@ -72,3 +73,32 @@ def build_and_push(
         registry=push_credentials(login_server, tenant_id),
         opts=opts,
     )
+
+
+def model_version(cfg: AppConfig, registry_name: str, tenant_id: str) -> str:
+    """The model version the stack will serve, known before anything is declared.
+
+    Built from the artifact: its metadata.json. A known image (config `image`): the label in its
+    registry, read with the deployer's Entra ID login (previews too, so a wrong or missing
+    image fails there); the image must be in the stack's own registry.
+    """
+    if cfg.image is None:
+        return artifact.read_model_version(cfg.model_dir)
+    pinned_image.check_registry(cfg.image, registry_name)
+    token = authorization.get_client_token().token
+    return pinned_image.read_model_version(cfg.image, tenant_id, token)
+
+
+def service_image(
+    cfg: AppConfig, version: str, login_server: pulumi.Output[str], tenant_id: str
+) -> pulumi.Input[str]:
+    """The image reference the container group runs, always by digest.
+
+    With config `image` no docker.Image is declared: nothing is built or pushed. Leaving out a
+    docker.Image that an earlier update declared deletes it from the state only; the provider's
+    Delete is a no-op, so the image stays in the registry (pulumi/pulumi-docker
+    provider/provider.go `Delete`; issue #588, "images aren't deleted on destroy").
+    """
+    if cfg.image is not None:
+        return str(cfg.image)
+    return build_and_push(cfg, version, login_server, tenant_id).repo_digest

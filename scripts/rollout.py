@@ -9,10 +9,13 @@ Run by the prod job of deploy.yml (and by a person, README "Scale out: Azure Con
 from the repository root, after `scripts/pulumi_stack.py prepare STACK --create` and `az login`.
 Every step writes its results to $GITHUB_OUTPUT when set; errors are one line on stderr.
 
-import-image  The same image, not a rebuild: creates (or keeps) the stack's registry with a
-              targeted `pulumi up` of the registry component (targeting a component includes its
-              children, pulumi/pulumi#7605), then copies REF, the digest dev built and
-              smoke-tested, into it with `az acr import`, which keeps the digest. Output `image`.
+import-image  The same image, not a rebuild: copies REF, the digest dev deployed and
+              smoke-tested, into the stack's own registry with `az acr import`, which keeps the
+              digest, tagged with the model version. Output `image`: the copy's reference, which
+              the canary step sets as config `image`. On the stack's first rollout there is no
+              registry yet, and the program cannot run with an `image` that is not in it (it
+              reads the image's label from there): a `pulumi up` with config registryOnly=true
+              creates the registry and its pull identity alone, then the key is removed.
 canary        Phase 1: reads the serving revision from the stack output `stable_revision` (a
               failed canary's rollback leaves it on the old revision, so a later run starts from
               what really serves), then `pulumi up` with the new image at --weight percent
@@ -31,17 +34,30 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 REGISTRY_TYPE = "azure-native:containerregistry:Registry"
-REGISTRY_COMPONENT = "banknote:app:PrivateRegistry"
-REGISTRY_COMPONENT_NAME = "registry"
+# What a registry-only update declares (infra/app.py with registryOnly): anything else in the
+# state would be deleted by it, so the script refuses to run it then.
+REGISTRY_ONLY_TYPES = (
+    "pulumi:pulumi:Stack",
+    "banknote:app:PrivateRegistry",
+    REGISTRY_TYPE,
+    "azure-native:managedidentity:UserAssignedIdentity",
+    "azure-native:authorization:RoleAssignment",
+    "azure-native:resources:ResourceGroup",
+)
 UP = ("up", "--yes", "--skip-preview")
+# <login server>/<repository>@sha256:<64 hex>: the only form of image prod takes.
+IMAGE_BY_DIGEST = re.compile(
+    r"^(?P<server>[a-z0-9][a-z0-9.-]*\.[a-z0-9.-]+)/(?P<repository>[a-z0-9][a-z0-9._/-]*)"
+    r"@(?P<digest>sha256:[0-9a-f]{64})$"
+)
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 
@@ -69,7 +85,6 @@ class Rollout:
 
     stack: str
     runner: Runner = run_tool
-    project_file: Path = Path("Pulumi.yaml")
     outputs_written: dict[str, str] = field(default_factory=dict)
 
     # -- tools ---------------------------------------------------------------------------------
@@ -101,12 +116,6 @@ class Rollout:
         values: dict[str, Any] = json.loads(result.stdout or "{}")
         return values
 
-    def project(self) -> str:
-        for line in self.project_file.read_text(encoding="utf-8").splitlines():
-            if line.startswith("name:"):
-                return line.split(":", 1)[1].strip()
-        raise RolloutError(f"{self.project_file} names no project")
-
     def output(self, name: str, value: str) -> None:
         """A step output for the workflow (and the record the tests read)."""
         self.outputs_written[name] = value
@@ -131,39 +140,86 @@ class Rollout:
         return result.returncode == 0
 
     # -- steps ---------------------------------------------------------------------------------
-    def import_image(self, source: str, model_version: str) -> str:
-        """Copy `source` (by digest) into the stack's registry; return the copy's reference."""
-        if "@sha256:" not in source or "/" not in source:
-            raise RolloutError(f"--source must be an image by digest, got {source!r}")
-        repository, digest = source.split("/", 1)[1].split("@", 1)
-        urn = f"urn:pulumi:{self.stack}::{self.project()}::{REGISTRY_COMPONENT}::"
-        # With an image given the program declares no build (and exchanges no push token); the
-        # app that would run it is not targeted, and the canary step sets the imported copy.
-        self.set_config(image=source)
-        self.up("--target", urn + REGISTRY_COMPONENT_NAME)
+    def state(self) -> list[dict[str, Any]]:
+        """The resources in the stack's state (`pulumi stack export`)."""
         exported = self.pulumi("stack", "export", "--stack", self.stack)
         if exported.returncode != 0:
             raise RolloutError(f"cannot export stack {self.stack}")
-        resources = json.loads(exported.stdout or "{}").get("deployment", {}).get("resources", [])
-        registries = [r.get("outputs", {}) for r in resources if r.get("type") == REGISTRY_TYPE]
-        if len(registries) != 1:
-            raise RolloutError(f"stack {self.stack} has {len(registries)} registries, not one")
-        name, login_server = registries[0]["name"], registries[0]["loginServer"]
-        result = self.az(
-            "acr",
-            "import",
-            "--name",
-            name,
-            "--source",
-            source,
-            "--image",
-            f"{repository}:{model_version}",
-            "--force",
+        deployment = json.loads(exported.stdout or "{}").get("deployment", {})
+        resources: list[dict[str, Any]] = deployment.get("resources") or []
+        return resources
+
+    def registry(self, resources: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The outputs of the registry among the stack's resources, None before it exists."""
+        found = [r.get("outputs", {}) for r in resources if r.get("type") == REGISTRY_TYPE]
+        if len(found) > 1:
+            raise RolloutError(f"stack {self.stack} has {len(found)} registries, not one")
+        return found[0] if found else None
+
+    def create_registry(self, resources: list[dict[str, Any]]) -> dict[str, Any]:
+        """The first rollout: a `pulumi up` of the registry and its pull identity alone.
+
+        Not a `pulumi up --target`: the engine targets a component's children only with
+        --target-dependents (pkg/resource/deploy/step_generator.go `isTargetedForUpdate`;
+        pulumi/pulumi#7605 includes children for deletes only), and it always updates the root
+        stack's outputs, where an untargeted resource's outputs are unknown (its skipped create,
+        `NewSkippedCreateStep`, resolves them as unknown in the SDK). A program that declares
+        only the registry does what is meant, on a stack where nothing else exists.
+        """
+        others = sorted(
+            {
+                str(r.get("type"))
+                for r in resources
+                if r.get("type") not in REGISTRY_ONLY_TYPES
+                and not str(r.get("type", "")).startswith("pulumi:providers:")
+            }
         )
+        if others:
+            raise RolloutError(
+                f"stack {self.stack} has no registry but holds {', '.join(others)}: a "
+                "registry-only update would delete them; repair the stack first (pulumi refresh)"
+            )
+        self.set_config(registryOnly="true")
+        try:
+            self.up()
+        finally:
+            # Never left on: a normal update with it would declare the registry alone.
+            self.pulumi("config", "rm", "--stack", self.stack, "registryOnly")
+        registry = self.registry(self.state())
+        if registry is None:
+            raise RolloutError(f"the update of {self.stack} created no registry")
+        return registry
+
+    def import_image(self, source: str, model_version: str) -> str:
+        """Copy `source` (by digest) into the stack's registry; return the copy's reference."""
+        match = IMAGE_BY_DIGEST.match(source)
+        if match is None:
+            raise RolloutError(
+                f"--source must be an image by digest, <registry>/<repository>@sha256:<digest>, "
+                f"got {source!r}"
+            )
+        resources = self.state()
+        registry = self.registry(resources) or self.create_registry(resources)
+        name, login_server = str(registry["name"]), str(registry["loginServer"])
+        repository, digest = match["repository"], match["digest"]
+        # learn.microsoft.com "Import container images to a container registry", same tenant:
+        # --registry names the source registry so that the import authenticates to it with the
+        # caller's Entra ID identity (the CLI resolves the name among the registries it can
+        # read, azure-cli acr/import.py), and --source is then the image without the login
+        # server. The caller needs read and pull on the source and the import action on the
+        # target (README, "Scale out: Azure Container Apps").
+        result = self.az(
+            "acr", "import",
+            "--name", name,
+            "--registry", match["server"].split(".", 1)[0],
+            "--source", f"{repository}@{digest}",
+            "--image", f"{repository}:{model_version}",
+            "--force",
+        )  # fmt: skip
         if result.returncode != 0:
             raise RolloutError(
-                f"az acr import of {source} into {name} failed: does the identity have Reader on "
-                "the source registry's group (the bootstrap's prod target)?"
+                f"az acr import of {source} into {name} failed: may the identity read and pull "
+                "from the source registry (Reader on its group, the bootstrap's prod target)?"
             )
         image = f"{login_server}/{repository}@{digest}"
         self.output("image", image)

@@ -3,13 +3,16 @@
 # (make stack-up STACK=NAME / make stack-down STACK=NAME)
 #
 #   up    create the stack if needed (defaults from Pulumi.yaml, the Key Vault secrets provider,
-#         location from AZURE_LOCATION when set), deploy, and print the URL.
+#         location from AZURE_LOCATION when set), deploy, and print the URL. With IMAGE set to
+#         <registry>/<repository>@sha256:<digest> (make stack-up STACK=NAME IMAGE=...) it deploys
+#         that image as it is, building nothing (a model version this stack deployed before;
+#         scripts/acr_image.py resolve finds one); without IMAGE it builds from the artifact.
 #   down  destroy everything the stack created, then remove the stack.
 #
 # Needs the pulumi CLI, `az login` (the Azure provider and the state backend use that login),
 # PULUMI_BACKEND_URL and PULUMI_SECRETS_PROVIDER from the bootstrap outputs, and .venv (make
-# venv). The trained artifact must exist (make artifact); building the image needs a Docker
-# engine. The stacks CI deploys (dev, prod, pr and pr-<n>) are refused here.
+# venv). Without IMAGE the trained artifact must exist (make artifact) and building the image
+# needs a Docker engine. The stacks CI deploys (dev, prod, pr and pr-<n>) are refused here.
 #
 # Selecting and creating go through scripts/pulumi_stack.py, as in CI, so a stack created on one
 # machine keeps its Key Vault secrets provider when used from another clone, where
@@ -49,6 +52,13 @@ if [[ "$action" == up ]]; then
     stack_py prepare --create "$name"
     if [[ -n "${AZURE_LOCATION:-}" ]]; then
         pulumi config set location "$AZURE_LOCATION" --stack "$name"
+    fi
+    # The stack's config file keeps what is set, so an image pinned by an earlier IMAGE=... is
+    # removed again when this run asks for none: a plain `make stack-up` always builds.
+    if [[ -n "${IMAGE:-}" ]]; then
+        pulumi config set image "$IMAGE" --stack "$name"
+    else
+        pulumi config rm image --stack "$name" >/dev/null 2>&1 || true
     fi
     # The commit goes into the image's revision label and the resources' git-commit tag.
     GIT_COMMIT="$(git rev-parse HEAD 2>/dev/null || true)"

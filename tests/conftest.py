@@ -25,3 +25,16 @@ def artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def artifact_metadata(artifact_dir: Path) -> dict[str, Any]:
     metadata: dict[str, Any] = json.loads((artifact_dir / METADATA_FILE).read_text())
     return metadata
+
+
+@pytest.fixture(scope="session")
+def weak_artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clearly worse model: trained with the variance column zeroed, absolute gate off (what a
+    comparison with the default model must reject)."""
+    work = tmp_path_factory.mktemp("weak")
+    rows = [line.split(",", 1)[1] for line in DATA_PATH.read_text().splitlines()]
+    zeroed = work / "no-variance.txt"
+    zeroed.write_text("".join(f"0,{row}\n" for row in rows))
+    out = work / "model"
+    train_artifact(zeroed, out, TrainConfig(min_accuracy=0, min_roc_auc=0))
+    return out

@@ -24,6 +24,12 @@ The real CLI cannot be installed here. What matters for these tests is modelled 
   run); destroy empties the resources, `--remove` then removes the stack.
 - A stack held by another run's lock fails with "the stack is currently locked by 1 lock(s)"
   (pkg/backend/diy/lock.go `checkForLock`).
+- `config set`, `config set-all` and `config rm` change the stack's config file,
+  Pulumi.<stack>.yaml, under `config:` with keys prefixed by the project name (a DIY backend
+  keeps config only there). An update records the stack's outputs in its state, and
+  `stack output --json` prints them (`{}` before the first update); of the app program's outputs
+  the stand-in gives `registry` and `image` (the configured `image`, else a new digest per
+  update, as a build would push).
 
 Run as a program (the tests put a `pulumi` wrapper for it on PATH). The backend, which outlives
 a job like the blob container does, is a directory named by FAKE_PULUMI_BACKEND; the runner's
@@ -33,8 +39,10 @@ workspace (the current stack) is PULUMI_HOME. Each engine operation is appended 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -158,8 +166,14 @@ class Cli:
         if args[:3] == ["stack", "output", "url"]:
             print("http://banknote.westeurope.azurecontainer.io:8000/")
             return 0
-        if args[:2] == ["config", "set"] or args[:2] == ["config", "set-all"]:
+        if args[:2] == ["stack", "output"] and "--json" in args:
+            stack = self.flag(args, "--stack") or self.current()
+            if stack not in self.stacks:
+                return self.fail(f"error: no stack named '{stack}' found")
+            print(json.dumps(self.stacks[stack].get("outputs", {}), indent=2))
             return 0
+        if args[:2] in (["config", "set"], ["config", "set-all"], ["config", "rm"]):
+            return self.configure(args[1], args[2:])
         if args and args[0] in ENGINE_COMMANDS:
             return self.engine(args[0], args[1:])
         return self.fail(f"error: the stand-in CLI does not model `pulumi {' '.join(args)}`")
@@ -183,6 +197,47 @@ class Cli:
         self.select(stack)
         return 0
 
+    def configure(self, verb: str, args: list[str]) -> int:
+        stack = self.flag(args, "--stack") or self.current()
+        if stack is None:
+            return self.fail("error: no stack selected")
+        project = yaml.safe_load((self.cwd / "Pulumi.yaml").read_text())["name"]
+        values = [
+            a for i, a in enumerate(args) if not a.startswith("-") and not self._is_value(args, i)
+        ]
+        changes: dict[str, str | None] = {}
+        if verb == "set":
+            changes[values[0]] = values[1]
+        elif verb == "rm":
+            changes[values[0]] = None
+        else:  # set-all --plaintext key=value ...
+            for arg in args:
+                if arg.startswith("--plaintext="):
+                    key, value = arg.removeprefix("--plaintext=").split("=", 1)
+                    changes[key] = value
+        project_stack = self.project_stack(stack)
+        config = dict(project_stack.get("config") or {})
+        for key, value in changes.items():
+            name = key if ":" in key else f"{project}:{key}"
+            if value is None:
+                config.pop(name, None)
+            else:
+                config[name] = value
+        project_stack["config"] = config
+        self.write_project_stack(stack, project_stack)
+        return 0
+
+    def outputs(self, stack: str) -> dict[str, str]:
+        """The app program's registry and image outputs after an update."""
+        project_stack = self.project_stack(stack)
+        pinned = (project_stack.get("config") or {}).get("banknote:image")
+        registry = f"banknote{re.sub('[^a-z0-9]', '', stack)}0a1b2c3d.azurecr.io"
+        updates = self.stacks[stack].get("updates", 0)
+        built = (
+            f"{registry}/banknote-api@sha256:{hashlib.sha256(str(updates).encode()).hexdigest()}"
+        )
+        return {"registry": registry, "image": str(pinned or built)}
+
     def engine(self, command: str, args: list[str]) -> int:
         stack = self.flag(args, "--stack") or self.flag(args, "-s") or self.current()
         if stack is None or stack not in self.stacks:
@@ -205,6 +260,8 @@ class Cli:
         if command in ("up", "update"):
             state["resources"] = 6
             state["secrets_providers"] = {"type": "cloud", "state": {"url": manager}}
+            state["updates"] = state.get("updates", 0) + 1
+            state["outputs"] = self.outputs(stack)
         elif command == "destroy":
             state["resources"] = 0
             if manager != "passphrase":

@@ -214,7 +214,7 @@ class DeployerAccess(pulumi.ComponentResource):
                 self._builtin(roles.READER),
                 self._args.group_ids[read],
                 None,
-                f"Reads {read} for previews; changes nothing there.",
+                f"Reads {read} (a preview of dev, or dev's image to import); changes nothing.",
             )
             for read in target.reads
         ]

@@ -11,9 +11,13 @@ listed (docs.github.com "About security hardening with OpenID Connect", subject 
   runs on the default branch without an environment and presents `ref:refs/heads/<branch>`.
 - `prod` updates `prod` on Azure Container Apps. Only jobs in the GitHub environment `prod` can
   present its subject (restrict it to `main` and add reviewers there). It reads dev's group:
-  the rollout imports the image dev built and smoke-tested into prod's registry, and
-  `az acr import` needs Reader on the source registry (learn.microsoft.com "Import container
-  images to a container registry", same tenant).
+  the rollout imports the image dev deployed and smoke-tested into prod's registry, and
+  `az acr import` needs read and pull on the source registry (learn.microsoft.com "Import
+  container images to a container registry", same tenant: the source-side actions of
+  "Container Registry Data Importer and Data Reader", `registries/read` and
+  `registries/pull/read`). Reader's `*/read` holds both on a registry in the default "RBAC
+  registry permissions" mode, and not that role's `importImage/action`, which on dev's group
+  would let prod write into dev's registry.
 """
 
 from __future__ import annotations

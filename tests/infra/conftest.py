@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 import yaml
 
 from contract import FORMAT_VERSION
+from infra import naming
+from tests.infra.fake_registry import FakeRegistry, serve
 from tests.infra.pulumi_harness import (
     BOOTSTRAP_PWD,
     MODEL_VERSION,
     ROOT,
+    SUBSCRIPTION_ID,
     ProgramRun,
     run_app,
     run_program,
@@ -35,6 +39,33 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 AppStack = Callable[..., ProgramRun]
 
 
+class Registries:
+    """A fake registry (tests/infra/fake_registry.py) on 127.0.0.1 per login server, by stack."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self._exit = stack
+        self.by_server: dict[str, FakeRegistry] = {}
+        self.routes: dict[str, str] = {}
+
+    def of_stack(self, stack: str, project: str = "banknote") -> FakeRegistry:
+        """The registry the app program names for a stack (infra/naming.py registry_name)."""
+        label = naming.dns_label(project, stack)
+        return self.server(f"{naming.registry_name(label, SUBSCRIPTION_ID)}.azurecr.io")
+
+    def server(self, login_server: str) -> FakeRegistry:
+        if login_server not in self.by_server:
+            registry = FakeRegistry(login_server)
+            self.routes[login_server] = self._exit.enter_context(serve(registry))
+            self.by_server[login_server] = registry
+        return self.by_server[login_server]
+
+
+@pytest.fixture(scope="session")
+def registries() -> Iterator[Registries]:
+    with ExitStack() as stack:
+        yield Registries(stack)
+
+
 # What CI passes to every pr-<n> stack (deploy.yml, pulumi/actions config-map; the walk in
 # tests/workflows/test_workflows_pulumi_runs.py checks the workflow passes exactly this).
 PR_STACK_CONFIG = {"resourceGroup": "rg-banknote_pr"}
@@ -50,7 +81,7 @@ def committed_config(stack: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def app_stack(model_dir: Path) -> AppStack:
+def app_stack(model_dir: Path, registries: Registries) -> AppStack:
     """`app_stack(stack, **config)`: the app program's run for that stack and config (cached),
     with the stack's committed config (and CI's config-map for pr-<n>) as the CLI would."""
     cache: dict[tuple[str, tuple[tuple[str, str], ...]], ProgramRun] = {}
@@ -61,7 +92,7 @@ def app_stack(model_dir: Path) -> AppStack:
             base = {**committed_config(stack), "modelDir": str(model_dir)}
             if stack.startswith("pr-"):
                 base.update(PR_STACK_CONFIG)
-            cache[key] = run_app(stack, {**base, **config})
+            cache[key] = run_app(stack, {**base, **config}, registries=registries.routes)
         return cache[key]
 
     return get

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -280,13 +281,9 @@ def run_program(
     """Run one Pulumi program to completion under mocks, in `cwd` as the CLI would, and return
     what it declared."""
     run = ProgramRun()
-    # pulumi.runtime.test runs the program on the thread's event loop; a test that used
-    # asyncio.run() before (test_infra_parts.py) leaves the thread without one.
-    try:
-        if asyncio.get_event_loop_policy().get_event_loop().is_closed():
-            raise RuntimeError("closed")
-    except RuntimeError:
-        asyncio.set_event_loop(asyncio.new_event_loop())
+    # The mocks create their root stack's futures on the thread's event loop, and an
+    # asyncio.run() elsewhere in the session (tests/infra/test_infra_parts.py) leaves none set.
+    _ensure_event_loop()
     # A fresh root stack resource, settings and config for every run.
     pulumi_settings.ROOT.set(None)
     mocks = RecordingMocks(run)
@@ -326,23 +323,60 @@ def run_program(
     return run
 
 
-def run_app(stack: str, config: dict[str, str], env: dict[str, str] | None = None) -> ProgramRun:
-    """Run the app program; the ACR token exchange's HTTP call is replaced and recorded."""
-    from infra import acr_token
+def _ensure_event_loop() -> None:
+    """Set an event loop for this thread if there is none, or only a closed one (kept for the
+    session, like the one the first run gets implicitly)."""
+    try:
+        if not asyncio.get_event_loop_policy().get_event_loop().is_closed():
+            return
+    except RuntimeError:
+        pass
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def run_app(
+    stack: str,
+    config: dict[str, str],
+    env: dict[str, str] | None = None,
+    registries: Mapping[str, str] | None = None,
+    preview: bool = False,
+) -> ProgramRun:
+    """Run the app program. The ACR token exchange for the image push is replaced and recorded;
+    requests to a registry in `registries` (login server -> base URL of a tests/infra
+    fake_registry on 127.0.0.1) go there over real HTTP, as DNS and TLS would route them."""
+    from infra import acr_token, registry_read
     from infra.app import main
 
+    routes = dict(registries or {})
     posted: list[dict[str, str]] = []
+    real_post, real_get = acr_token.post_form, registry_read._get
 
-    def fake_post(url: str, fields: dict[str, str]) -> dict[str, str]:
+    def routed(url: str) -> str | None:
+        host = urllib.parse.urlsplit(url).netloc
+        return url.replace(f"https://{host}", routes[host], 1) if host in routes else None
+
+    def fake_post(url: str, fields: Mapping[str, str]) -> Mapping[str, Any]:
         posted.append({"url": url, **fields})
+        local = routed(url)
+        if local is not None:
+            return real_post(local, fields)
         return {"refresh_token": ACR_REFRESH_TOKEN}
 
+    def fake_get(url: str, headers: Mapping[str, str]) -> tuple[bytes, str]:
+        local = routed(url)
+        if local is None:
+            raise AssertionError(f"the program read {url}, which no test registry serves")
+        return real_get(local, headers)
+
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(acr_token, "_post_form", fake_post)
+        patch.setattr(acr_token, "post_form", fake_post)
+        patch.setattr(registry_read, "_get", fake_get)
         for name in ("GITHUB_SHA", "GIT_COMMIT"):
             patch.delenv(name, raising=False)
         for name, value in (env or {}).items():
             patch.setenv(name, value)
-        run = run_program(main, project="banknote", stack=stack, config=config, cwd=APP_PWD)
+        run = run_program(
+            main, project="banknote", stack=stack, config=config, cwd=APP_PWD, preview=preview
+        )
     run.token_exchanges = posted
     return run

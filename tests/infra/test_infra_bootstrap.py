@@ -166,9 +166,13 @@ def test_the_prod_identity_writes_only_prod_and_reads_dev(run: ProgramRun) -> No
     assert role_grant_scopes(run, principal) == {group_id(run, PROD_GROUP)}
     reader = roles.role_definition_id(SUBSCRIPTION_ID, roles.READER)
     reads = {a["scope"] for a in assignments_of(run, principal) if a["roleDefinitionId"] == reader}
-    # `az acr import` from dev's registry needs Reader on the source (learn.microsoft.com
-    # "Import container images to a container registry", same tenant).
+    # `az acr import` from dev's registry needs read and pull on the source (learn.microsoft.com
+    # "Import container images to a container registry", same tenant), which Reader's */read
+    # holds; the import action itself only on prod's own registry (the apps deployer role).
     assert reads == {group_id(run, DEV_GROUP)}
+    apps_role = role_named(run, "apps-deployer")
+    (permission,) = apps_role.inputs["permissions"]
+    assert "Microsoft.ContainerRegistry/*" in permission["actions"]  # importImage/action too
     # Its deployer role is the Container Apps one; dev's and the PRs' is the ACI one.
     apps = role_named(run, "apps-deployer").id
     aci = role_named(run, "stack-deployer").id

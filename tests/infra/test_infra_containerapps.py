@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from infra import config, containerapp, revisions
+from infra import config, containerapp, pinned_image, revisions
 from infra.errors import ConfigError
+from tests.infra.conftest import Registries
 from tests.infra.pulumi_harness import (
     CONTAINER_APP,
     CONTAINER_GROUP,
@@ -44,15 +45,17 @@ STABLE = "banknote-prod--m20261120t101010z-1111111-0a0b0c0d"
 DIGEST = "sha256:" + "5" * 64
 
 
-def prod_image(run: ProgramRun) -> str:
-    """An image by digest in prod's own registry, as scripts/rollout.py import-image gives."""
-    return f"{run.one(REGISTRY).state['loginServer']}/banknote-api@{DIGEST}"
+def prod_image(registries: Registries, build: str) -> str:
+    """An image by digest in prod's own registry (a fake ACR the program reads its label from),
+    as scripts/rollout.py import-image leaves it there."""
+    registry = registries.of_stack("prod")
+    labels = {pinned_image.MODEL_VERSION_LABEL: MODEL_VERSION, "build": build}
+    return f"{registry.login_server}/banknote-api@{registry.add_image('banknote-api', labels)}"
 
 
 @pytest.fixture(scope="module")
-def image(app_stack: AppStack) -> str:
-    # The registry's name is derived from the subscription and stack, so any run tells it.
-    return prod_image(app_stack("prod"))
+def image(registries: Registries) -> str:
+    return prod_image(registries, "1")
 
 
 @pytest.fixture
@@ -136,7 +139,8 @@ def test_container_apps_settings_are_validated_before_anything_is_declared(
         ({"canaryWeight": "101"}, "canaryWeight='101' is invalid"),
         ({"stableRevision": "banknote-prod"}, "stableRevision='banknote-prod' is invalid"),
         ({"rollback": "maybe"}, "rollback='maybe' is invalid"),
-        ({"image": "banknote-api:latest"}, "expected an image by digest"),
+        ({"image": "banknote-api:latest"}, "it names no digest"),
+        ({"registryOnly": "yes"}, "registryOnly='yes' is invalid: expected true or false"),
     ):
         run = app_stack("prod", **extra)
         assert isinstance(run.error, ConfigError), extra
@@ -306,13 +310,13 @@ def test_revision_suffix_follows_azures_rules_and_comes_from_model_and_digest(
 
 
 def test_the_suffix_changes_with_what_runs_and_only_then(
-    phase: Callable[..., ProgramRun], image: str, app_stack: AppStack
+    phase: Callable[..., ProgramRun], app_stack: AppStack, registries: Registries
 ) -> None:
     first = new_revision(phase(stableRevision=STABLE))
     # Phase 2 changes traffic only: the same template, the same revision, no new one.
     assert new_revision(phase(stableRevision=STABLE, canaryWeight="100")) == first
     assert new_revision(phase(stableRevision=STABLE, rollback="true")) == first
-    other_image = image.replace(DIGEST, "sha256:" + "6" * 64)
+    other_image = prod_image(registries, "2")
     changed = [
         new_revision(app_stack("prod", image=other_image, stableRevision=STABLE)),
         new_revision(phase(stableRevision=STABLE, minReplicas="3")),

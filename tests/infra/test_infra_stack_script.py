@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests import pulumi_cli
 
@@ -125,6 +126,7 @@ def test_up_creates_with_key_vault_deploys_and_prints_the_url(
         "stack ls --json",
         f"stack init --secrets-provider {KEY_VAULT} alice",
         "config set location northeurope --stack alice",
+        "config rm image --stack alice",  # no IMAGE: build, whatever an earlier run pinned
         "up --yes --stack alice",
         "stack output url --stack alice",
     ]
@@ -136,6 +138,59 @@ def test_up_creates_with_key_vault_deploys_and_prints_the_url(
 def test_up_without_a_location_sets_no_config(machine: Machine, backend: Path) -> None:
     assert machine.stack("up", "bob").returncode == 0
     assert not any(c.startswith("config set") for c in commands(backend))
+
+
+KNOWN_IMAGE = "banknotealice0a1b2c3d.azurecr.io/banknote-api@sha256:" + "ab" * 32
+
+
+def stack_config(machine: Machine, stack: str) -> dict[str, str]:
+    path = machine.root / f"Pulumi.{stack}.yaml"
+    config: dict[str, str] = yaml.safe_load(path.read_text()).get("config") or {}
+    return config
+
+
+def test_image_deploys_a_known_image_and_a_plain_up_builds_again(
+    machine: Machine, backend: Path
+) -> None:
+    # make stack-up STACK=alice IMAGE=<ref>: the stack's config `image` for this update.
+    pinned = machine.stack("up", "alice", IMAGE=KNOWN_IMAGE)
+    assert pinned.returncode == 0, pinned.stderr
+    assert commands(backend)[-3:] == [
+        f"config set image {KNOWN_IMAGE} --stack alice",
+        "up --yes --stack alice",
+        "stack output url --stack alice",
+    ]
+    assert stack_config(machine, "alice")["banknote:image"] == KNOWN_IMAGE
+    outputs = json.loads(subprocess.run(
+        ["pulumi", "stack", "output", "--json", "--stack", "alice"], cwd=machine.root,
+        env=machine.env, capture_output=True, text=True, check=True,
+    ).stdout)  # fmt: skip
+    assert outputs["image"] == KNOWN_IMAGE
+    # The config file keeps the key; the next plain `make stack-up` must build, not redeploy it.
+    rebuilt = machine.stack("up", "alice")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "config rm image --stack alice" in commands(backend)
+    assert "banknote:image" not in stack_config(machine, "alice")
+
+
+@pytest.mark.parametrize(
+    ("args", "prerequisite", "image"),
+    [
+        (["IMAGE=" + KNOWN_IMAGE], "venv", KNOWN_IMAGE),  # nothing to train for a known image
+        ([], "contract", ""),  # the artifact check: train when there is no usable model
+    ],
+)
+def test_make_stack_up_passes_image_only_when_given(
+    args: list[str], prerequisite: str, image: str
+) -> None:
+    # `IMAGE ?= banknote-api:local` is the tag `make image` builds; only an IMAGE the developer
+    # gives reaches stack.sh.
+    result = subprocess.run(
+        ["make", "-n", "stack-up", "STACK=alice", *args], cwd=ROOT, capture_output=True,
+        text=True, check=True, env={k: v for k, v in os.environ.items() if k != "IMAGE"},
+    )  # fmt: skip
+    assert f'IMAGE="{image}" bash scripts/stack.sh up "alice"' in result.stdout
+    assert ("-m contract" in result.stdout) == (prerequisite == "contract")
 
 
 def test_every_operation_uses_key_vault_from_any_clone(tmp_path: Path, backend: Path) -> None:

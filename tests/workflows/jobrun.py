@@ -1,13 +1,19 @@
 """Run one workflow job's steps as a GitHub runner would, as far as they decide whether and how
-Pulumi runs, against stand-ins for the GitHub API (`gh`) and the Pulumi CLI (tests/pulumi_cli).
+Pulumi runs and which model is compared and deployed, against stand-ins for the GitHub API (`gh`,
+tests/workflows/fake_github.py), the Pulumi CLI (tests/pulumi_cli.py), and `az` and `docker`
+(tests/workflows/fake_azure.py).
 
 What is executed for real: the job's and workflow's `env:` (expressions evaluated), every step's
-`if:` (implicit success(), `steps.<id>.outputs`), and the `run:` scripts that ask the GitHub API
-or run Pulumi (.github/scripts/pr_gate.py, scripts/pulumi_stack.py,
-.github/scripts/pr_stack_sweep.py) in a fresh checkout with their step outputs written to
-$GITHUB_OUTPUT. `pulumi/actions` steps are modelled on the pinned release's source (v7.0.0,
-src/main.ts `runAction`; see `pulumi_action`). Every other step (checkout, setup, Azure login,
-model download, smoke test, comments) is recorded as run and successful, not executed.
+`if:` (implicit success(), `steps.<id>.outputs`, `needs.<job>.outputs`), and the `run:` scripts
+that ask the GitHub API, the registry, or run Pulumi (.github/scripts/pr_gate.py,
+scripts/pulumi_stack.py, .github/scripts/pr_stack_sweep.py, .github/scripts/model_gate.py,
+scripts/acr_image.py, `az acr`) in a fresh checkout with their step outputs written to
+$GITHUB_OUTPUT and the job summary to $GITHUB_STEP_SUMMARY. `pulumi/actions` steps are modelled
+on the pinned release's source (v7.0.0, src/main.ts `runAction`; see `pulumi_action`), and
+`actions/upload-artifact` as GitHub keeps artifacts (listed by the stand-in gh for later jobs).
+Every other step (checkout, setup, Azure login, training, model download, smoke test, the PR
+stack's comment) is recorded as run and successful, not executed; a trained model a job would
+have made or downloaded is `World.model_dir`, placed in each checkout's artifacts/model.
 
 Each call of `run_job` is a fresh runner: a new checkout (only committed files, so no
 Pulumi.<stack>.yaml a previous job wrote) and a new Pulumi workspace. The Pulumi backend and the
@@ -17,6 +23,7 @@ and GitHub outlive a runner.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -31,37 +38,22 @@ import yaml
 
 from tests import pulumi_cli
 from tests.workflows.expressions import Status, condition_holds, interpolate
-from tests.workflows.pipeline import HEAD_SHA, ROOT, Event
+from tests.workflows.pipeline import HEAD_SHA, ROOT, Event, declared_inputs
 
-# Steps whose scripts are executed: they decide whether and how Pulumi runs.
-EXECUTED_SCRIPTS = ("pr_gate.py", "pulumi_stack.py", "pr_stack_sweep.py")
+# Steps whose scripts are executed: they decide whether and how Pulumi runs, and which model.
+EXECUTED_SCRIPTS = (
+    "pr_gate.py",
+    "pulumi_stack.py",
+    "pr_stack_sweep.py",
+    "model_gate.py",
+    "acr_image.py",
+    "az acr",
+)
 PULUMI_VERSION = "3.272.0"
 COMMITTED = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml")
-
-FAKE_GH = """
-import json, os, sys
-state_file = os.environ["FAKE_GH_STATE"]
-state = json.load(open(state_file))
-args = sys.argv[1:]
-state.setdefault("calls", []).append(args)
-out = ""
-code = 0
-if args[:1] == ["api"] and "/pulls/" in args[1]:
-    number = args[1].rsplit("/", 1)[1]
-    answers = state["prs"].get(number)
-    if not answers:
-        sys.stderr.write("gh: Not Found (HTTP 404)\\n")
-        code = 1
-    else:
-        out = json.dumps(answers[0])
-        if len(answers) > 1:
-            answers.pop(0)
-elif args[:1] == ["api"]:
-    out = "[]"
-json.dump(state, open(state_file, "w"))
-print(out)
-sys.exit(code)
-"""
+# What a checkout holds beyond the committed Pulumi files: the scripts and the packages they run.
+LINKED = (".venv", "scripts", ".github", "model", "contract", "data")
+REPOSITORY_ID = 101  # this repository's id in the GitHub API
 
 
 def pr_json(
@@ -84,17 +76,128 @@ def pr_json(
 
 @dataclass
 class World:
-    """What outlives a runner: the Pulumi backend and the GitHub API's answers about PRs."""
+    """What outlives a runner: the Pulumi backend, GitHub (its answers about PRs, artifacts,
+    comments) and the Azure container registries."""
 
     root: Path
     model_version: str = "20261126T041500Z-bbbbbbb"
+    # The model a train job made, or a deploy job downloaded; without one, files that only
+    # name the version (enough where no step reads the model itself).
+    model_dir: Path | None = None
     runners: int = 0
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        if self.model_dir is None:
+            self.model_dir = self.root / "model"
+            self.model_dir.mkdir()
+            metadata = {"format_version": 2, "model_version": self.model_version}
+            (self.model_dir / "metadata.json").write_text(json.dumps(metadata))
+            (self.model_dir / "model.onnx").write_bytes(b"stand-in")
+            (self.model_dir / "MODEL_CARD.md").write_text("stand-in\n")
         self.backend = self.root / "backend"
         self.gh_state = self.root / "github.json"
-        self.gh_state.write_text(json.dumps({"prs": {}, "calls": []}))
+        self.gh_state.write_text(
+            json.dumps(
+                {
+                    "prs": {},
+                    "calls": [],
+                    "artifacts": [],
+                    "commit_pulls": {},
+                    "comments": {},
+                    "next_comment_id": 9000,
+                }
+            )
+        )
+        self.azure_state = self.root / "azure.json"
+        self.azure_state.write_text(
+            json.dumps({"registries": {}, "docker_logins": [], "containers": {}, "calls": []})
+        )
+
+    def github(self) -> dict[str, Any]:
+        state: dict[str, Any] = json.loads(self.gh_state.read_text())
+        return state
+
+    def _update_github(self, **changes: Any) -> None:
+        state = self.github()
+        state.update(changes)
+        self.gh_state.write_text(json.dumps(state))
+
+    def add_artifact(
+        self,
+        name: str,
+        files: Path,
+        run_id: int,
+        *,
+        branch: str = "main",
+        fork: bool = False,
+        expired: bool = False,
+    ) -> dict[str, Any]:
+        """An artifact as GitHub keeps it, uploaded by run `run_id` of `branch`."""
+        state = self.github()
+        stored = self.root / "artifacts" / str(len(state["artifacts"]))
+        shutil.copytree(files, stored)
+        artifact = {
+            "id": 5000 + len(state["artifacts"]),
+            "name": name,
+            "expired": expired,
+            "created_at": f"2026-11-{1 + len(state['artifacts']):02d}T10:00:00Z",
+            "workflow_run": {
+                "id": run_id,
+                "repository_id": REPOSITORY_ID,
+                "head_repository_id": REPOSITORY_ID + 1 if fork else REPOSITORY_ID,
+                "head_branch": branch,
+                "head_sha": "a" * 40,
+            },
+            "path": str(stored),
+        }
+        self._update_github(artifacts=[*state["artifacts"], artifact])
+        return artifact
+
+    def artifacts(self, name: str) -> list[dict[str, Any]]:
+        return [a for a in self.github()["artifacts"] if a["name"] == name]
+
+    def set_commit_pulls(self, sha: str, *pulls: dict[str, Any]) -> None:
+        """What "List pull requests associated with a commit" answers for `sha`."""
+        self._update_github(commit_pulls={**self.github()["commit_pulls"], sha: list(pulls)})
+
+    def comments(self, number: int) -> list[dict[str, Any]]:
+        comments: list[dict[str, Any]] = self.github()["comments"].get(str(number), [])
+        return comments
+
+    def azure(self) -> dict[str, Any]:
+        state: dict[str, Any] = json.loads(self.azure_state.read_text())
+        return state
+
+    def push_image(self, login_server: str, version: str, model_dir: Path, day: int) -> str:
+        """An image the pipeline pushed as banknote-api:<version>, holding `model_dir`'s files;
+        its digest."""
+        state = self.azure()
+        name = login_server.split(".", 1)[0]
+        registry = state["registries"].setdefault(
+            name, {"login_server": login_server, "repositories": {}}
+        )
+        digest = "sha256:" + hashlib.sha256(f"{login_server}/{version}".encode()).hexdigest()
+        registry["repositories"].setdefault("banknote-api", []).append(
+            {
+                "digest": digest,
+                "tags": [version],
+                "createdTime": f"2026-10-{day:02d}T08:00:00Z",
+                "files": str(model_dir),
+                "version": version,
+            }
+        )
+        self.azure_state.write_text(json.dumps(state))
+        return digest
+
+    def image_version(self, reference: str) -> str | None:
+        """The banknote.model.version label of an image in a registry, by its reference."""
+        for registry in self.azure()["registries"].values():
+            for manifests in registry["repositories"].values():
+                for manifest in manifests:
+                    if reference == f"{registry['login_server']}/banknote-api@{manifest['digest']}":
+                        return str(manifest["version"])
+        return None
 
     def set_pr(self, number: int, *answers: dict[str, Any]) -> None:
         """What GET /repos/{repo}/pulls/{number} answers, in order; the last one repeats."""
@@ -125,9 +228,12 @@ class StepRun:
 
 @dataclass
 class JobRun:
-    """The steps of one job run, in order."""
+    """The steps of one job run, in order, its outputs (`jobs.<id>.outputs`) and its summary."""
 
     steps: list[StepRun]
+    outputs: dict[str, str] = field(default_factory=dict)
+    summary: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # the workflow's and job's env, evaluated
 
     @property
     def ok(self) -> bool:
@@ -158,11 +264,25 @@ def _with_inputs(step: Mapping[str, Any], context: dict[str, Any]) -> dict[str, 
 
 
 def _read_outputs(path: Path) -> dict[str, str]:
-    outputs = {}
-    for line in path.read_text().splitlines() if path.exists() else []:
-        if "=" in line:
-            key, value = line.split("=", 1)
-            outputs[key] = value
+    """$GITHUB_OUTPUT as the runner reads it: `name=value` lines, and multiline values as
+    `name<<DELIMITER`, the lines, then the delimiter alone (docs.github.com "Workflow commands
+    for GitHub Actions", multiline strings)."""
+    outputs: dict[str, str] = {}
+    lines = iter(path.read_text().splitlines() if path.exists() else [])
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            key, delimiter = line.split("<<", 1)
+            value: list[str] = []
+            for inner in lines:
+                if inner == delimiter:
+                    break
+                value.append(inner)
+            else:
+                raise AssertionError(f"{path}: no closing {delimiter!r} for output {key!r}")
+            outputs[key] = "\n".join(value)
+        elif "=" in line:
+            key, value_text = line.split("=", 1)
+            outputs[key] = value_text
     return outputs
 
 
@@ -215,8 +335,15 @@ def pulumi_action(
         cli("stack", "rm", "--yes", stack)
     outputs = {}
     if command == "up":
+        # Every stack output becomes a step output (src/main.ts: `const outputs = await
+        # stack.outputs()`, then `core.setOutput` for each).
+        listed = cli("stack", "output", "--json", "--stack", stack)
+        outputs = {k: str(v) for k, v in json.loads(listed.stdout or "{}").items()}
         url = f"http://banknote-{stack}.westeurope.azurecontainer.io:8000/"
-        outputs = {"url": url, "docs_url": url + "docs", "model_version": world.model_version}
+        # The program exports the artifact's version, or with config `image` that image's label.
+        pinned = (config.get("image") or {}).get("value")
+        version = world.image_version(pinned) if pinned else world.model_version
+        outputs.update(url=url, docs_url=url + "docs", model_version=version or "unknown")
     return True, outputs, "\n".join(log)
 
 
@@ -228,14 +355,21 @@ def _runner(world: World) -> tuple[Path, dict[str, str]]:
     checkout.mkdir(parents=True)
     for name in COMMITTED:
         shutil.copy(ROOT / name, checkout / name)
-    for name in (".venv", "scripts", ".github"):
+    for name in LINKED:
         (checkout / name).symlink_to(ROOT / name)
+    if world.model_dir is not None:
+        shutil.copytree(world.model_dir, checkout / "artifacts" / "model")
     bin_dir = home / "bin"
     pulumi_cli.install(bin_dir)
-    gh = bin_dir / "gh"
-    (bin_dir / "fake_gh.py").write_text(FAKE_GH)
-    gh.write_text(f'#!/usr/bin/env bash\nexec "{sys.executable}" "{bin_dir / "fake_gh.py"}" "$@"\n')
-    gh.chmod(0o755)
+    here = Path(__file__).resolve().parent
+    for tool, command in (
+        ("gh", f'"{here / "fake_github.py"}"'),
+        ("az", f'"{here / "fake_azure.py"}" az'),
+        ("docker", f'"{here / "fake_azure.py"}" docker'),
+    ):
+        wrapper = bin_dir / tool
+        wrapper.write_text(f'#!/usr/bin/env bash\nexec "{sys.executable}" {command} "$@"\n')
+        wrapper.chmod(0o755)
     env = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "HOME": str(home),
@@ -243,6 +377,7 @@ def _runner(world: World) -> tuple[Path, dict[str, str]]:
         "RUNNER_TEMP": str(home / "temp"),
         "FAKE_PULUMI_BACKEND": str(world.backend),
         "FAKE_GH_STATE": str(world.gh_state),
+        "FAKE_AZURE_STATE": str(world.azure_state),
     }
     (home / "temp").mkdir()
     return checkout, env
@@ -254,26 +389,35 @@ def run_job(
     event: Event,
     world: World,
     inputs: Mapping[str, Any] | None = None,
+    trigger: str = "workflow_call",
+    needs: Mapping[str, JobRun] | None = None,
     fail: tuple[str, ...] = (),
-    needs: Mapping[str, Any] | None = None,
 ) -> JobRun:
     """Run one job's steps for `event` on a fresh runner; the job's own `if:` is not checked.
 
-    A step whose name contains one of `fail` is not run and fails (a smoke test that finds a
-    broken service, say), so that the steps after it meet a failed job as on GitHub.
+    `inputs` are what the run was given through `trigger`: "workflow_call" (the pipeline's
+    stages, the default) or "workflow_dispatch" (started by hand), with that trigger's
+    declared defaults as GitHub fills them in (pipeline.declared_inputs). `needs` are the runs
+    of the jobs it needs, by job id, for `needs.<job>.outputs`. A step whose name contains one
+    of `fail` is not run and fails (a smoke test that finds a broken service, say), so that the
+    steps after it meet a failed job as on GitHub.
     """
     job = workflow["jobs"][job_name]
-    context = event.context(inputs or {})
-    context["needs"] = dict(needs or {})  # the needed jobs' results and outputs
+    context = event.context(declared_inputs(workflow, trigger, inputs or {}))
     checkout, base_env = _runner(world)
     github = context["github"]
+    github["run_id"] = str(1000 + world.runners)  # every job here is of a run of its own
     base_env.update(
         GITHUB_REPOSITORY=github["repository"],
         GITHUB_SHA=github["sha"],
         GITHUB_REF=github["ref"],
         GITHUB_EVENT_NAME=github["event_name"],
         GITHUB_RUN_ID=str(github["run_id"]),
+        GITHUB_ACTOR="octocat",
     )
+    context["needs"] = {
+        name: {"result": "success", "outputs": run.outputs} for name, run in (needs or {}).items()
+    }
     context["env"] = {}
     context["env"] = _evaluate_env(workflow.get("env"), context)
     context["env"].update(_evaluate_env(job.get("env"), context))
@@ -297,7 +441,15 @@ def run_job(
                 "outcome": run.outcome,
                 "conclusion": run.outcome,
             }
-    return JobRun(steps)
+    # "Job outputs containing expressions are evaluated on the runner at the end of each job"
+    # (docs.github.com "Defining outputs for jobs").
+    outputs = {
+        name: interpolate(str(value), context) for name, value in (job.get("outputs") or {}).items()
+    }
+    summary = checkout.parent / "summary.md"
+    return JobRun(
+        steps, outputs, summary.read_text() if summary.exists() else "", dict(context["env"])
+    )
 
 
 def _run_step(
@@ -309,12 +461,12 @@ def _run_step(
     world: World,
     index: int,
 ) -> StepRun:
-    env = {**base_env, **context["env"], **_evaluate_env(step.get("env"), context)}
+    own = _evaluate_env(step.get("env"), context)
+    env = {**base_env, **context["env"], **own}
     uses = str(step.get("uses", ""))
     if "run" in step:
         script = str(step["run"])
         if not any(marker in script for marker in EXECUTED_SCRIPTS):
-            own = _evaluate_env(step.get("env"), context)
             return StepRun(name, "success", executed=False, env=own)
         output = checkout.parent / f"output-{index}"
         summary = checkout.parent / "summary.md"
@@ -328,7 +480,19 @@ def _run_step(
             check=False,
         )
         outcome = "success" if result.returncode == 0 else "failure"
-        return StepRun(name, outcome, True, _read_outputs(output), result.stdout + result.stderr)
+        log = result.stdout + result.stderr
+        return StepRun(name, outcome, True, _read_outputs(output), log, env=own)
+    if uses.startswith("actions/upload-artifact@"):
+        inputs = _with_inputs(step, context)
+        source = checkout / inputs["path"]
+        if not source.exists():
+            fail = inputs.get("if-no-files-found") == "error"
+            return StepRun(name, "failure" if fail else "success", True, log="no files found")
+        world.add_artifact(
+            inputs["name"], source, int(context["github"]["run_id"]),
+            branch=context["github"]["ref"].removeprefix("refs/heads/"),
+        )  # fmt: skip
+        return StepRun(name, "success", True, log=f"uploaded {inputs['name']}")
     if uses.startswith("pulumi/actions@"):
         inputs = _with_inputs(step, context)
         if "command" not in inputs:

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from tests.workflows.expressions import Status, condition_holds
+from tests.workflows.expressions import Status, condition_holds, interpolate
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
@@ -203,6 +203,26 @@ def pull_request(
     )
 
 
+def declared_inputs(
+    workflow: Mapping[str, Any], trigger: str, given: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The `inputs` context a run gets: the trigger's declared inputs with their defaults, then
+    the values given, as the declared type (docs.github.com "Contexts", inputs context: "the
+    input properties passed to ... a reusable workflow, or to a manually triggered workflow";
+    a boolean input is a boolean). Inputs the trigger does not declare do not exist, so a
+    `workflow_call`-only input is null in a run started by hand."""
+    on = triggers(workflow).get(trigger)
+    spec = (on.get("inputs") or {}) if isinstance(on, dict) else {}
+    values: dict[str, Any] = {}
+    for name, declared in spec.items():
+        value = given.get(name, declared.get("default"))
+        if declared.get("type") == "boolean" and isinstance(value, str):
+            value = value.strip().lower() == "true"
+        if value is not None:
+            values[name] = value
+    return values
+
+
 def is_triggered(workflow: Mapping[str, Any], event: Event) -> bool:
     """Whether the event starts this workflow (paths filters aside)."""
     on = triggers(workflow)
@@ -234,7 +254,10 @@ def simulate(
     """
     workflow = workflows[file]
     jobs: Mapping[str, Mapping[str, Any]] = workflow["jobs"]
-    inputs = dict(event.inputs if inputs is None else inputs)
+    if inputs is None:  # the workflow the event started
+        inputs = declared_inputs(workflow, event.name, event.inputs)
+    else:  # called: `with:` is evaluated in the caller, then typed by the callee
+        inputs = declared_inputs(workflow, "workflow_call", inputs)
     results: dict[str, str] = {}
     own: dict[str, str] = {}
     pending = list(jobs)
@@ -260,7 +283,11 @@ def simulate(
                 continue
             callee = called_file(job)
             if callee is not None:
-                sub = simulate(workflows, callee, event, job.get("with", {}), prefix=f"{key}>")
+                given = {
+                    name: interpolate(value, context) if isinstance(value, str) else value
+                    for name, value in (job.get("with") or {}).items()
+                }
+                sub = simulate(workflows, callee, event, given, prefix=f"{key}>")
                 results.update(sub)
                 failed = key in event.fail or "failure" in sub.values()
                 own[name] = results[key] = "failure" if failed else "success"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from infra import container, containerapp
-from tests.workflows.jobrun import World, run_job
+from tests.workflows.jobrun import JobRun, World, run_job
 from tests.workflows.pipeline import (
     VARS,
     dispatch,
@@ -30,8 +30,10 @@ from tests.workflows.pipeline import (
 from tests.workflows.test_workflows_pr_stack_lifecycle import SETUP_MINUTES, SMOKE_MINUTES
 
 DEV_IMAGE = "banknotedev0123abcd.azurecr.io/banknote-api@sha256:" + "1" * 64
-NEEDS = {"deploy-dev": {"result": "success", "outputs": {"image": DEV_IMAGE}}}
-MODEL = {"model-version": "20261126T041500Z-bbbbbbb"}
+VERSION = "20261126T041500Z-bbbbbbb"
+# What deploy-dev hands on: the image it deployed and smoke-tested, and the version it serves.
+NEEDS = {"deploy-dev": JobRun([], outputs={"image": DEV_IMAGE, "model-version": VERSION})}
+MODEL = {"model-version": VERSION}
 PROD_JOBS = {"deploy.yml:deploy-prod", "deploy.yml:prod-not-set-up"}
 
 
@@ -62,15 +64,21 @@ def test_prod_needs_devs_smoke_test_and_its_image(
 ) -> None:
     assert prod["needs"] == "deploy-dev"
     dev = workflows["deploy.yml"]["jobs"]["deploy-dev"]
-    # deploy-dev succeeds only if its smoke test did, the last step, with no continue-on-error.
-    assert "scripts/smoke.py" in dev["steps"][-1]["run"]
+    # deploy-dev succeeds only if its smoke test did (no step may continue on error), and after
+    # it only records the champion (.github/scripts/model_gate.py).
+    names = [s.get("name", "") for s in dev["steps"]]
+    smoke = next(i for i, s in enumerate(dev["steps"]) if "scripts/smoke.py" in s.get("run", ""))
+    assert all("champion" in n or "Docker CLI" in n for n in names[smoke + 1 :]), names
     assert not any(s.get("continue-on-error") for s in dev["steps"])
-    # The image prod promotes is the one dev deployed and smoke-tested, by digest.
+    # The image prod promotes is the one dev deployed and smoke-tested, by digest, with the
+    # version dev's update exported (and the job checked) for it.
     assert dev["outputs"]["image"] == "${{ steps.pulumi.outputs.image }}"
+    assert dev["outputs"]["model-version"] == "${{ steps.pulumi.outputs.model_version }}"
     assert step(prod, "import")["env"]["DEV_IMAGE"] == "${{ needs.deploy-dev.outputs.image }}"
+    assert prod["env"]["MODEL_VERSION"] == "${{ needs.deploy-dev.outputs.model-version }}"
 
 
-@pytest.mark.parametrize("event", [push(), dispatch(**{"run-id": "42"})])
+@pytest.mark.parametrize("event", [push(), dispatch(**{"model-version": "v1"})])
 def test_prod_follows_dev_on_main_and_stops_when_dev_fails(
     workflows: dict[str, dict[str, Any]], event: Any
 ) -> None:
@@ -119,14 +127,16 @@ def test_prod_runs_in_the_prod_environment_as_the_prod_identity(prod: dict[str, 
     assert prod["environment"]["name"] == "prod"
     assert prod["environment"]["url"] == "${{ steps.promote.outputs.url }}"
     assert prod["env"]["ARM_CLIENT_ID"] == "${{ vars.AZURE_PROD_CLIENT_ID }}"
-    assert prod["permissions"] == {"contents": "read", "actions": "read", "id-token": "write"}
+    # No artifact to download: prod deploys dev's image.
+    assert prod["permissions"] == {"contents": "read", "id-token": "write"}
 
 
 def test_prod_is_never_cancelled_and_outlasts_its_longest_rollout(prod: dict[str, Any]) -> None:
     # docs.github.com "Control the concurrency of workflows and jobs": one group per stack;
     # cancel-in-progress false, since a cancelled `pulumi up` leaves its lock behind.
     assert prod["concurrency"] == {"group": "pulumi-prod", "cancel-in-progress": False}
-    # The budget, in minutes: the targeted update of the registry (5) and the import (5); the
+    # The budget, in minutes: the registry-only update of a first rollout (5) and the import (5);
+    # the
     # canary update, whose revision the error hook retries while AcrPull propagates, each
     # attempt waiting for the revision to provision (up to 5); the smoke test; the promotion or
     # the rollback (10), and the deactivation (2).
@@ -155,7 +165,8 @@ def test_a_passing_canary_is_promoted(workflows: dict[str, dict[str, Any]], worl
     imported = next(s for s in job.steps if s.name.startswith("Import dev's image"))
     assert imported.env["DEV_IMAGE"] == DEV_IMAGE
     canary = next(s for s in job.steps if s.name.startswith("Phase 1"))
-    assert canary.env["ROLLOUT_ID"] == "1234-"  # run id and attempt (attempt unset here)
+    # The run id and attempt (attempt unset here).
+    assert canary.env["ROLLOUT_ID"] == f"{1000 + world.runners}-"
 
 
 @pytest.mark.parametrize(
@@ -213,7 +224,9 @@ def test_the_canary_is_smoke_tested_at_its_label_url_against_the_trained_version
     smoke = step(prod, "smoke")
     assert '--model-version "$MODEL_VERSION"' in smoke["run"]
     assert smoke["env"]["STACK_URL"] == "${{ steps.canary.outputs.target-url }}"
-    assert smoke["env"]["MODEL_VERSION"] == "${{ steps.model.outputs.model-version }}"
+    # The job's MODEL_VERSION (dev's), for the version check and the smoke test alike.
+    assert "MODEL_VERSION" not in smoke["env"]
+    assert "MODEL_VERSION" not in step(prod, "version")["env"]
     assert "if" not in smoke  # runs, and fails the job, whenever phase 1 succeeded
     steps = [s.get("id") for s in prod["steps"]]
     assert steps.index("canary") < steps.index("version") < steps.index("smoke")

@@ -292,7 +292,12 @@ def test_pulumi_previews_on_prs_and_updates_dev_only_from_main(
             "up pr-${{ github.event.pull_request.number }}",
             'pulumi_stack.py prepare "$STACK" --create',
         ],
-        "deploy.yml:deploy-dev": ["up dev", 'pulumi_stack.py prepare "$STACK" --create'],
+        # Never created to deploy a version from its registry: that needs dev's registry.
+        "deploy.yml:deploy-dev": [
+            "up dev",
+            'pulumi_stack.py prepare "$STACK" --create',
+            'pulumi_stack.py prepare "$STACK"',
+        ],
         "deploy.yml:deploy-prod": [
             'pulumi_stack.py prepare "$STACK" --create',
             'rollout.py import-image "$STACK" --source "$DEV_IMAGE" '
@@ -397,23 +402,28 @@ def test_the_deploy_uses_the_artifact_the_train_stage_uploaded(
     assert train["jobs"]["deploy"]["with"]["model-version"] == (
         "${{ needs.train.outputs.model-version }}"
     )
-    # ...and every deploy job downloads that artifact and checks it against that version.
+    # ...and every job that builds downloads that artifact and checks it against that version.
     fetch = actions["model-artifact"]
     (download,) = uses_action(fetch["runs"], actions, "actions/download-artifact")
     assert download["with"]["name"] == "model"
     assert download["with"]["path"] == "artifacts/model"
     assert download["with"]["run-id"] == "${{ inputs.run-id }}"
-    for name, job in workflows["deploy.yml"]["jobs"].items():
-        if name == "prod-not-set-up":  # only says why prod is skipped
+    jobs = workflows["deploy.yml"]["jobs"]
+    for name, job in jobs.items():
+        if name in ("prod-not-set-up", "deploy-prod"):  # a notice; prod builds nothing
             continue
         (step,) = [s for s in job["steps"] if s.get("uses") == "./.github/actions/model-artifact"]
         assert step["with"]["expected-version"] == "${{ inputs.model-version }}", name
         assert step["with"]["run-id"] == "${{ env.SOURCE_RUN_ID }}", name
-        if name not in (
-            "deploy-dev",
-            "deploy-prod",
-        ):  # another run's model for a PR: that PR's head commit only
+        if name != "deploy-dev":  # another run's model for a PR: that PR's head commit only
             assert step["with"]["pr-head-sha"] == "${{ github.event.pull_request.head.sha }}"
+    # prod deploys dev's image and expects the version dev's update exported and checked.
+    prod = jobs["deploy-prod"]
+    assert not [s for s in prod["steps"] if s.get("uses") == "./.github/actions/model-artifact"]
+    assert prod["env"]["MODEL_VERSION"] == "${{ needs.deploy-dev.outputs.model-version }}"
+    assert jobs["deploy-dev"]["outputs"]["model-version"] == (
+        "${{ steps.pulumi.outputs.model_version }}"
+    )
     assert (
         workflows["deploy.yml"]["env"]["SOURCE_RUN_ID"] == "${{ inputs.run-id || github.run_id }}"
     )
@@ -470,6 +480,14 @@ def test_every_update_is_smoke_tested_against_the_trained_version(
         assert len(smoke) == 1, f"{file}:{name}"
         assert '--model-version "$MODEL_VERSION"' in smoke[0]["run"]
         assert smoke[0]["env"]["STACK_URL"] == "${{ steps.pulumi.outputs.url }}"
-        assert smoke[0]["env"]["MODEL_VERSION"] == "${{ steps.model.outputs.model-version }}"
+        # The version the job deploys: the model artifact's, or for dev the version started by
+        # hand, whose image comes from the registry.
+        expected = "${{ steps.model.outputs.model-version }}"
+        if f"{file}:{name}" == "deploy.yml:deploy-dev":
+            expected = "${{ steps.model.outputs.model-version || env.REGISTRY_VERSION }}"
+        assert smoke[0]["env"]["MODEL_VERSION"] == expected, f"{file}:{name}"
+        (check,) = [s for s in after if "STACK_MODEL_VERSION" in s.get("env", {})]
+        assert check["env"]["MODEL_VERSION"] == expected, f"{file}:{name}"
+        assert check["env"]["STACK_MODEL_VERSION"] == "${{ steps.pulumi.outputs.model_version }}"
         # The smoke test runs, and fails the job, after every update that runs.
         assert smoke[0].get("if") == ups[0].get("if"), f"{file}:{name}"
