@@ -37,6 +37,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served by install_docs without a CDN
         redoc_url=None,
+        # FastAPI's native OpenTelemetry stays off: the service's metrics are Prometheus
+        # (/metrics), and nothing here installs an OpenTelemetry SDK. Left on, FastAPI asks the
+        # OpenTelemetry API on every request whether a provider is configured, which reads
+        # os.environ three times: 3.6 % of the service's samples under load (py-spy).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.metrics = Metrics(settings.prometheus_multiproc_dir)
