@@ -8,15 +8,16 @@ and one `inc`/`observe` call on the hot path.
 
 Input drift (api/drift.py): each /predict note is appended to a list (one `extend` on the hot
 path) and counted with numpy many notes at a time: when the list holds DRIFT_PENDING_ROWS
-notes, before every scrape, and (several workers) at each sync, once per loop iteration, so any
-worker's scrape sees every note answered. /predict/batch counts its rows in its worker thread
+notes, before every scrape, and (several workers) at each sync, so any worker's scrape sees
+every note answered by then. /predict/batch counts its rows in its worker thread
 and hands the counts over (`add_input_counts`).
 
 One worker: /metrics renders this process's numbers, plus process metrics.
 Several workers (`--workers N`, which sets PROMETHEUS_MULTIPROC_DIR; see api/metrics_dir.py):
 each worker copies the series it changed into prometheus-client's multiprocess files in that
-directory, once per event-loop iteration, and /metrics answers with prometheus-client's
-MultiProcessCollector: the totals of all workers, whichever worker takes the scrape.
+directory at most SHARED_SYNC_SECONDS after the change, and /metrics answers with
+prometheus-client's MultiProcessCollector: the totals of all workers, whichever worker takes
+the scrape.
 Process metrics are left out there: one worker's memory or CPU would be a fraction of the truth.
 """
 
@@ -73,6 +74,13 @@ INPUT_VALUE_HELP = (
 # /predict notes wait in a list until this many are counted at once (with one worker; several
 # workers count at every sync). 256 notes take ~70 us with numpy, about 0.3 us a note.
 DRIFT_PENDING_ROWS = 256
+# Several workers: the longest a worker's changes wait before they reach the shared files. A
+# sync counts the waiting drift notes with numpy and writes every changed series. Once per
+# loop iteration (~13 notes under wrk) that took 11 % of a worker's samples (py-spy) and the
+# shared files cost 25 % of its throughput (`make bench`, api-shared / api = 0.75x); every
+# 50 ms it is shared by hundreds of requests. A scrape is then at most 50 ms behind the other
+# workers, against Prometheus scrape intervals of 15 s and more.
+SHARED_SYNC_SECONDS = 0.05
 
 Labels = tuple[str, ...]
 
@@ -482,11 +490,9 @@ class Metrics:
             self._files = None
 
     def _schedule_sync(self) -> None:
-        # Once per event-loop iteration, however many requests ended in it: under load the
-        # file writes are shared by many requests; a lone request's numbers are visible to the
-        # other workers within microseconds of its answer.
+        # One sync for everything changed in the next SHARED_SYNC_SECONDS (see there).
         self._sync_scheduled = True
         try:
-            asyncio.get_running_loop().call_soon(self.sync)
+            asyncio.get_running_loop().call_later(SHARED_SYNC_SECONDS, self.sync)
         except RuntimeError:  # no event loop in this thread
             self.sync()

@@ -8,16 +8,19 @@ straight from metadata.json's `feature_stats`, independently of api/drift.py.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
+
+from api.metrics import SHARED_SYNC_SECONDS
 
 FEATURES = ("variance", "skewness", "curtosis", "entropy")
 DATA = Path(__file__).resolve().parents[1] / "data" / "data_banknote_authentication.txt"
@@ -189,3 +192,21 @@ def drive(
     sent.singles, sent.batches = len(singles), len(batches)
     sent.inputs = [list(row) for row in singles] + [list(r) for rows in batches for r in rows]
     return sent
+
+
+T = TypeVar("T")
+
+
+def once_shared(read: Callable[[], T], done: Callable[[T], bool], timeout: float = 20.0) -> T:
+    """`read()` as soon as `done` says the workers' last changes reached the shared files.
+
+    Each worker writes them at most SHARED_SYNC_SECONDS after the change (api/metrics.py); a
+    busy test machine can delay that, hence the generous timeout. Returns the last value read
+    either way: the caller asserts on it, so numbers that never add up still fail.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(SHARED_SYNC_SECONDS)

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api import metrics_dir
 from api.drift import DriftReference
-from api.metrics import DRIFT_PENDING_ROWS, Metrics
+from api.metrics import DRIFT_PENDING_ROWS, SHARED_SYNC_SECONDS, Metrics
 from contract import QUANTILE_KEYS, FeatureStatsBlock
 from tests.event_loop import run_on_own_loop
 from tests.traffic import (
@@ -118,7 +118,7 @@ def test_two_workers_sharing_files_report_the_totals(shared: Callable[..., Metri
     assert not any(name.startswith("process_") for name, _ in samples(first.render()))
 
 
-def test_changes_made_on_the_event_loop_are_shared_within_an_iteration(
+def test_changes_made_on_the_event_loop_are_shared_within_the_sync_interval(
     shared: Callable[..., Metrics],
 ) -> None:
     worker, scraper = shared("201"), shared("202")
@@ -126,14 +126,17 @@ def test_changes_made_on_the_event_loop_are_shared_within_an_iteration(
     scraper.set_model(*MODEL)
     key = ("predictions_total", (("prediction", "forged"),))
 
-    async def scenario() -> tuple[float, float]:
+    async def scenario() -> tuple[float, float, float]:
         for _ in range(5):
             worker.count_predictions("forged")
         before = samples(scraper.render()).get(key, 0.0)  # same iteration: not yet written
-        await asyncio.sleep(0)  # the loop turns once
-        return before, samples(scraper.render())[key]
+        await asyncio.sleep(0)  # the loop turns: still gathering (one sync per interval)
+        gathering = samples(scraper.render()).get(key, 0.0)
+        # A timer due later than the sync's runs after it (asyncio orders timers by deadline).
+        await asyncio.sleep(2 * SHARED_SYNC_SECONDS)
+        return before, gathering, samples(scraper.render())[key]
 
-    assert run_on_own_loop(scenario()) == (0.0, 5.0)
+    assert run_on_own_loop(scenario()) == (0.0, 0.0, 5.0)
 
 
 def test_a_stopped_worker_keeps_its_counts_but_not_its_model(
@@ -287,7 +290,7 @@ def test_drift_counts_in_process_and_shared_agree_with_numpy(
         assert_valid_histograms(text)
 
 
-def test_waiting_notes_are_shared_within_an_iteration(
+def test_waiting_notes_are_shared_within_the_sync_interval(
     shared: Callable[..., Metrics], artifact_metadata: dict[str, Any]
 ) -> None:
     reference = _reference(_statistics(artifact_metadata))
@@ -305,7 +308,7 @@ def test_waiting_notes_are_shared_within_an_iteration(
         for _ in range(3):
             worker.count_input(low)
         before = drift_samples(scraper.render().decode())[key]  # same iteration: not yet
-        await asyncio.sleep(0)  # the loop turns once: the worker counts and shares them
+        await asyncio.sleep(2 * SHARED_SYNC_SECONDS)  # the worker counts and shares them
         return before, drift_samples(scraper.render().decode())[key]
 
     assert run_on_own_loop(scenario()) == (0.0, 3.0)

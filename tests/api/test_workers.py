@@ -25,6 +25,7 @@ from tests.traffic import (
     drive,
     edge_rows,
     expected_drift,
+    once_shared,
     realistic_rows,
 )
 
@@ -111,7 +112,10 @@ def test_two_workers_report_totals(
         own.wait_ready()
         sent = _drive(own.url, stats)
         # Both workers answered predictions: one worker's numbers alone would be wrong.
-        per_worker = [_predictions_in(path) for path in sorted(shared.glob("counter_*.db"))]
+        per_worker = once_shared(
+            lambda: [_predictions_in(path) for path in sorted(shared.glob("counter_*.db"))],
+            lambda counts: sum(counts) == len(sent.inputs),
+        )
         assert len(per_worker) == 2
         assert all(count > 0 for count in per_worker)
         assert sum(per_worker) == len(sent.inputs)

@@ -24,6 +24,7 @@ from tests.traffic import (
     drive,
     edge_rows,
     expected_drift,
+    once_shared,
 )
 
 pytestmark = pytest.mark.container
@@ -79,8 +80,10 @@ def test_two_workers_in_the_read_only_image_report_exact_totals(
     sent = drive(container.url, known + edges, batches)
 
     # Both workers answered some: one worker's numbers alone would be wrong.
-    result = docker("exec", container.id, "python", "-c", PER_WORKER)
-    per_worker = json.loads(result.stdout)
+    per_worker: dict[str, float] = once_shared(
+        lambda: json.loads(docker("exec", container.id, "python", "-c", PER_WORKER).stdout),
+        lambda counts: sum(counts.values()) == len(sent.inputs),
+    )
     assert len(per_worker) == 2, per_worker
     assert all(count > 0 for count in per_worker.values()), per_worker
     assert sum(per_worker.values()) == len(sent.inputs)
