@@ -32,8 +32,9 @@ from bench.drift_cost import drift_cost_per_request_us
 from bench.servers import REPO, running
 
 LUA = REPO / "bench" / "post_note.lua"
-# api-nodrift next to api: the drift figure compares those two most closely.
-APPS = ("reference", "bare", "api", "api-nodrift", "api-fastapi", "api-1call", "api-shared")
+# A ratio of two apps is only as steady as the machine between their runs: bare and
+# api-shared, the two compared with api most finely, run next to it.
+APPS = ("reference", "bare", "api", "api-shared", "api-nodrift", "api-fastapi", "api-1call")
 TARGET_VS_REFERENCE = 5.0
 TARGET_VS_BARE = 0.75
 # Counting inputs for the drift series may lower `api / bare` by at most this much (issue 11).
