@@ -32,26 +32,7 @@ from fastapi import FastAPI
 from api.config import Settings
 from api.main import create_app
 from api.metrics import DRIFT_PENDING_ROWS
-
-BODY = b'{"variance": 3.6216, "skewness": 8.6661, "curtosis": -2.8073, "entropy": -0.44699}'
-SCOPE: dict[str, Any] = {
-    "type": "http",
-    "asgi": {"version": "3.0"},
-    "http_version": "1.1",
-    "method": "POST",
-    "scheme": "http",
-    "path": "/predict",
-    "raw_path": b"/predict",
-    "root_path": "",
-    "query_string": b"",
-    "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
-    "client": ("127.0.0.1", 50000),
-    "server": ("127.0.0.1", 8000),
-}
-
-
-async def _receive() -> dict[str, Any]:
-    return {"type": "http.request", "body": BODY, "more_body": False}
+from bench.asgi_predict import SCOPE, receive
 
 
 async def _block_us(app: FastAPI, requests: int) -> float:
@@ -64,7 +45,7 @@ async def _block_us(app: FastAPI, requests: int) -> float:
 
     start = time.perf_counter_ns()
     for _ in range(requests):
-        await app(dict(SCOPE), _receive, send)
+        await app(dict(SCOPE), receive, send)
     elapsed = time.perf_counter_ns() - start
     if statuses != [200] * requests:
         raise RuntimeError(f"POST /predict answered {sorted(set(statuses))}, not 200")

@@ -28,6 +28,7 @@ import joblib
 import numpy as np
 
 from api.lifespan import load_predictor
+from bench.asgi_predict import SCOPE, receive
 from bench.bare_app import app as bare_app
 from bench.servers import REPO
 
@@ -52,29 +53,11 @@ def median_us(call: Callable[[], object], repeats: int = 31, number: int = 2000)
 def _request_through(app: Any) -> Callable[[], None]:
     """One POST /predict through `app` in this process, as its server would run it."""
     loop = asyncio.new_event_loop()
-    body = b'{"variance": 3.6216, "skewness": 8.6661, "curtosis": -2.8073, "entropy": -0.44699}'
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/predict",
-        "raw_path": b"/predict",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         pass
 
-    return lambda: loop.run_until_complete(app(dict(scope), receive, send))
+    return lambda: loop.run_until_complete(app(dict(SCOPE), receive, send))
 
 
 def after_other_work_us(
