@@ -24,16 +24,10 @@ from tests.model.cli_support import assert_one_line_error, run_model
 REPORTED = ("accuracy", "roc_auc", "log_loss", "brier", "confusion_matrix")
 
 
-@pytest.fixture(scope="module")
-def weak_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clearly worse model: trained with the variance column zeroed, absolute gate off."""
-    work = tmp_path_factory.mktemp("weak")
-    rows = [line.split(",", 1)[1] for line in DATA_PATH.read_text().splitlines()]
-    zeroed = work / "no-variance.txt"
-    zeroed.write_text("".join(f"0,{row}\n" for row in rows))
-    out = work / "model"
-    train_artifact(zeroed, out, TrainConfig(min_accuracy=0, min_roc_auc=0))
-    return out
+@pytest.fixture
+def weak_dir(weak_artifact_dir: Path) -> Path:
+    """The weak model of tests/conftest.py (variance zeroed, absolute gate off)."""
+    return weak_artifact_dir
 
 
 @pytest.fixture(scope="module")
