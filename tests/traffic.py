@@ -197,16 +197,21 @@ def drive(
 T = TypeVar("T")
 
 
-def once_shared(read: Callable[[], T], done: Callable[[T], bool], timeout: float = 20.0) -> T:
-    """`read()` as soon as `done` says the workers' last changes reached the shared files.
+def once_shared(read: Callable[[], T], check: Callable[[T], None], timeout: float = 20.0) -> T:
+    """`read()` until `check` passes on its value (raises no AssertionError); that value.
 
-    Each worker writes them at most SHARED_SYNC_SECONDS after the change (api/metrics.py); a
-    busy test machine can delay that, hence the generous timeout. Returns the last value read
-    either way: the caller asserts on it, so numbers that never add up still fail.
+    Each worker writes its changes to the shared files at most SHARED_SYNC_SECONDS after them
+    (api/metrics.py); a busy test machine can delay that, hence the generous timeout. Numbers
+    that still do not add up by then fail with `check`'s own assertion.
     """
     deadline = time.monotonic() + timeout
     while True:
         value = read()
-        if done(value) or time.monotonic() > deadline:
+        try:
+            check(value)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(SHARED_SYNC_SECONDS)
+        else:
             return value
-        time.sleep(SHARED_SYNC_SECONDS)

@@ -64,33 +64,38 @@ def _drive(url: str, stats: Stats) -> Sent:
     return sent
 
 
+def _assert_exact(text: str, sent: Sent, expected: dict[Any, float]) -> None:
+    """One scrape tells the exact totals of what `sent` sent."""
+    for name in ("genuine", "forged"):
+        assert (
+            _sample(text, rf'predictions_total\{{prediction="{name}"\}}') == sent.predictions[name]
+        )
+    for route, count in (("/predict", sent.singles), ("/predict/batch", sent.batches)):
+        assert (
+            _sample(text, rf'http_requests_total\{{method="POST",route="{route}",status="200"\}}')
+            == count
+        )
+        assert (
+            _sample(
+                text, rf'http_request_duration_seconds_count\{{method="POST",route="{route}"\}}'
+            )
+            == count
+        )
+    assert _sample(text, r"model_info\{[^}]*\}") == 1.0
+    assert drift_samples(text) == expected
+    assert_valid_histograms(text)
+
+
 def _assert_totals(url: str, sent: Sent, stats: Stats) -> None:
-    """Several scrapes, each on a new connection: every one tells the exact totals."""
+    """Several scrapes, each on a new connection: every one tells the exact totals, once the
+    workers' last changes reached the shared files."""
     expected = expected_drift(stats, sent.inputs)
+    once_shared(
+        lambda: httpx.get(f"{url}/metrics", timeout=10).text,
+        lambda text: _assert_exact(text, sent, expected),
+    )
     for _ in range(SCRAPES):
-        text = httpx.get(f"{url}/metrics", timeout=10).text
-        for name in ("genuine", "forged"):
-            assert (
-                _sample(text, rf'predictions_total\{{prediction="{name}"\}}')
-                == sent.predictions[name]
-            )
-        for route, count in (("/predict", sent.singles), ("/predict/batch", sent.batches)):
-            assert (
-                _sample(
-                    text, rf'http_requests_total\{{method="POST",route="{route}",status="200"\}}'
-                )
-                == count
-            )
-            assert (
-                _sample(
-                    text,
-                    rf'http_request_duration_seconds_count\{{method="POST",route="{route}"\}}',
-                )
-                == count
-            )
-        assert _sample(text, r"model_info\{[^}]*\}") == 1.0
-        assert drift_samples(text) == expected
-        assert_valid_histograms(text)
+        _assert_exact(httpx.get(f"{url}/metrics", timeout=10).text, sent, expected)
 
 
 def test_two_workers_report_totals(
@@ -111,14 +116,17 @@ def test_two_workers_report_totals(
     try:
         own.wait_ready()
         sent = _drive(own.url, stats)
+
         # Both workers answered predictions: one worker's numbers alone would be wrong.
-        per_worker = once_shared(
+        def all_counted(per_worker: list[float]) -> None:
+            assert len(per_worker) == 2
+            assert all(count > 0 for count in per_worker)
+            assert sum(per_worker) == len(sent.inputs)
+
+        once_shared(
             lambda: [_predictions_in(path) for path in sorted(shared.glob("counter_*.db"))],
-            lambda counts: sum(counts) == len(sent.inputs),
+            all_counted,
         )
-        assert len(per_worker) == 2
-        assert all(count > 0 for count in per_worker)
-        assert sum(per_worker) == len(sent.inputs)
         _assert_totals(own.url, sent, stats)
     finally:
         assert own.stop() == 0
