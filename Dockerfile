@@ -1,4 +1,4 @@
-# The banknote prediction API: ONNX Runtime behind FastAPI/uvicorn, nothing else.
+# The model's prediction API: ONNX Runtime behind FastAPI/uvicorn, nothing else.
 #
 #   bash scripts/image.sh banknote-api:local      (or: make image)
 #
@@ -48,15 +48,19 @@ FROM ${BASE_IMAGE} AS runtime
 ARG BASE_IMAGE
 ARG REVISION=unknown
 ARG MODEL_VERSION=unknown
+ARG MODEL_NAME=unknown
 ARG SOURCE_URL=unknown
 
+# The model's name and version: the artifact's (its spec's name). infra/pinned_image.py reads
+# the version back from the registry to deploy an image by digest.
 LABEL org.opencontainers.image.title="banknote-api" \
-      org.opencontainers.image.description="Banknote forgery classifier (ONNX Runtime) behind FastAPI" \
+      org.opencontainers.image.description="The ${MODEL_NAME} classifier (ONNX Runtime) behind FastAPI" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.source="${SOURCE_URL}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.base.name="${BASE_IMAGE}" \
-      banknote.model.version="${MODEL_VERSION}"
+      mlops.model.name="${MODEL_NAME}" \
+      mlops.model.version="${MODEL_VERSION}"
 
 # A fixed UID/GID so volume permissions and policies (runAsUser) can name it.
 RUN groupadd --system --gid 10001 app \

@@ -1,4 +1,4 @@
-"""HTTP service that scores banknotes with the ONNX export of the trained model.
+"""HTTP service that answers with the ONNX export of the trained model.
 
 `python -m api` starts it; `api.main.create_app` builds the ASGI app.
 """

@@ -11,10 +11,11 @@ import logging.config
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from api import metrics_dir
+from api import metrics_dir, shutdown
 from api.artifact import ArtifactError
 from api.config import Settings
 from api.logs import logging_config
@@ -22,35 +23,56 @@ from api.logs import logging_config
 _log = logging.getLogger("api")
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Command-line options; None means "use the environment variable or default"."""
-    parser = argparse.ArgumentParser(
-        prog="python -m api", description="Serve the banknote classifier over HTTP."
-    )
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a usage error is one line (exit code 2, as argparse's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"python -m api: {message} (see: {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; an option left out means "use the environment variable or default"."""
+    parser = _Parser(prog="python -m api", description="Serve the trained model over HTTP.")
     parser.add_argument("--host", help="interface to bind (env HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="TCP port (env PORT, default 8000)")
     parser.add_argument(
-        "--model-dir", help="artifact directory (env MODEL_DIR, default artifacts/model)"
+        "--model-dir",
+        help="artifact directory (env MODEL_DIR, default artifacts/model in the project)",
     )
     parser.add_argument("--workers", type=int, help="worker processes (env WORKERS, default 1)")
     parser.add_argument("--log-level", help="log level (env LOG_LEVEL, default info)")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line options; None means "use the environment variable or default"."""
+    return build_parser().parse_args(argv)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line, by field name."""
+    given = {
+        "host": args.host,
+        "port": args.port,
+        "model_dir": args.model_dir,
+        "workers": args.workers,
+        "log_level": args.log_level,
+    }
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
     """Environment settings with the given command-line options on top."""
-    overrides = {
-        key: value
-        for key, value in {
-            "host": args.host,
-            "port": args.port,
-            "model_dir": args.model_dir,
-            "workers": args.workers,
-            "log_level": args.log_level,
-        }.items()
-        if value is not None
-    }
-    return Settings(**overrides)
+    return Settings(**_overrides(args))
+
+
+def _invalid(exc: ValidationError, args: argparse.Namespace) -> str:
+    """One line naming what the user wrote: the option (--port) or the variable (PORT)."""
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    if field in _overrides(args):
+        return f"invalid option --{field.replace('_', '-')}: {first['msg']}"
+    return f"invalid setting {field.upper() or 'settings'}: {first['msg']}"
 
 
 def _export(settings: Settings) -> None:
@@ -71,9 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]).upper() or "settings"
-        print(f"python -m api: invalid setting {where}: {first['msg']}", file=sys.stderr)
+        print(f"python -m api: {_invalid(exc, args)}", file=sys.stderr)
         return 2
     logging.config.dictConfig(logging_config(settings.log_level))
     try:
@@ -91,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from api.lifespan import load_predictor
 
+    shutdown.exit_cleanly_on_sigterm()
     try:
         try:
             # Fail fast with one clear line instead of a traceback from inside uvicorn.

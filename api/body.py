@@ -39,7 +39,8 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
-def _content_type(request: Request) -> str | None:
+def content_type(request: Request) -> str | None:
+    """The request's Content-Type header (None: none sent)."""
     # Straight from the ASGI headers: cheaper than building request.headers.
     for name, value in request.scope["headers"]:
         if name == b"content-type":
@@ -48,7 +49,8 @@ def _content_type(request: Request) -> str | None:
     return None
 
 
-async def _body(request: Request) -> bytes:
+async def read_body(request: Request) -> bytes:
+    """The whole request body, whatever its content type."""
     # request.body() goes through an async generator; reading the messages directly is
     # cheaper, and the common case is a single message.
     receive = request.receive
@@ -67,7 +69,7 @@ async def _body(request: Request) -> bytes:
 
 async def read_json_bytes(request: Request, expected: str) -> bytes:
     """The raw body of a JSON request; 415 for another content type, 422 when empty."""
-    if not _is_json(_content_type(request)):
+    if not _is_json(content_type(request)):
         raise BodyError(
             415,
             [
@@ -79,7 +81,7 @@ async def read_json_bytes(request: Request, expected: str) -> bytes:
             ],
             1,
         )
-    raw = await _body(request)
+    raw = await read_body(request)
     if not raw.strip():
         raise BodyError(
             422,

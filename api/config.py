@@ -10,6 +10,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+# The checkout (or the image's /app) that holds api/: the default model directory is found from
+# here, as training's is (model/config.py), so the service starts from any working directory.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
@@ -22,8 +25,9 @@ class Settings(BaseSettings):
     )
     port: int = Field(default=8000, ge=1, le=65535, description="TCP port to listen on.")
     model_dir: Path = Field(
-        default=Path("artifacts/model"),
-        description="Artifact directory (metadata.json + model.onnx).",
+        default=PROJECT_ROOT / "artifacts" / "model",
+        description="Artifact directory (metadata.json + model.onnx); a relative path is "
+        "taken from the working directory.",
     )
     workers: int = Field(
         default=1,
@@ -33,7 +37,7 @@ class Settings(BaseSettings):
     )
     log_level: LogLevel = Field(default="info", description="Log level of the JSON logs.")
     max_batch_rows: int = Field(
-        default=10_000, ge=1, le=1_000_000, description="Most notes accepted by /predict/batch."
+        default=10_000, ge=1, le=1_000_000, description="Most rows accepted by /predict/batch."
     )
     max_body_bytes: int = Field(
         default=4 * 1024 * 1024,
@@ -46,7 +50,7 @@ class Settings(BaseSettings):
         ge=1,
         le=10_000,
         description=(
-            "Most concurrent /predict notes scored in one model call (1: one call per request)."
+            "Most concurrent /predict rows scored in one model call (1: one call per request)."
         ),
     )
     drift_metrics: bool = Field(
@@ -66,9 +70,22 @@ class Settings(BaseSettings):
             "files); wiped at start. Unset: a private one is made on /dev/shm when workers > 1."
         ),
     )
-    # Below the 10 s that `docker stop` (and most platforms) wait before SIGKILL.
+    # Drain + in-flight + 2 s to exit fit the 10 s that `docker stop` waits before SIGKILL;
+    # Container Apps gets its own pair from the Pulumi program (infra/containerapp.py).
+    shutdown_drain_seconds: int = Field(
+        default=3,
+        ge=0,
+        le=300,
+        description=(
+            "After SIGTERM, how long /ready answers 503 while every request is still served, so "
+            "the platform stops routing here before the listener closes."
+        ),
+    )
     graceful_shutdown_seconds: int = Field(
-        default=8, ge=0, le=300, description="How long in-flight requests may run after SIGTERM."
+        default=5,
+        ge=0,
+        le=300,
+        description="After the drain, how long requests in flight may run before they are cut.",
     )
 
 

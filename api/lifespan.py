@@ -17,6 +17,7 @@ from api.drift import DriftReference
 from api.logs import AccessLog
 from api.metrics import Metrics
 from api.predictor import Predictor
+from api.shutdown import Shutdown
 
 _log = logging.getLogger(__name__)
 
@@ -33,14 +34,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     metrics: Metrics = app.state.metrics
     try:
         predictor = load_predictor(settings.model_dir, settings.ort_intra_op_threads)
+        if predictor.artifact.contract != app.state.contract:
+            raise ArtifactError(
+                f"{settings.model_dir}: the model's contract changed after the app was built "
+                "from it (the artifact was replaced): restart to serve the new one"
+            )
     except ArtifactError as exc:
         # Propagates: the server refuses to start rather than serve a half-loaded model.
         _log.error("cannot serve: %s", exc)
         raise
     app.state.predictor = predictor
     app.state.coalescer = Coalescer(predictor, settings.coalesce_max_rows)
+    metrics.expect_predictions(predictor.class_names)
     if settings.drift_metrics:
-        metrics.watch_inputs(DriftReference(predictor.artifact.metadata.feature_stats))
+        metrics.watch_inputs(
+            DriftReference(predictor.artifact.metadata.feature_stats),
+            predictor.artifact.contract.name,
+        )
     metrics.set_model(predictor.artifact.model_version, predictor.artifact.created_at)
     _log.info(
         "model loaded",
@@ -58,9 +68,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # frozen; `make bench` prints the p99); frozen objects are skipped. Unfrozen at shutdown.
     gc.collect()
     gc.freeze()
+    # From here SIGTERM first drains (api/shutdown.py); uvicorn's own handling follows.
+    shutdown: Shutdown = app.state.shutdown
+    shutdown.intercept_sigterm()
     try:
         yield
     finally:
+        shutdown.release_sigterm()
         gc.unfreeze()
         app.state.predictor = None
         app.state.coalescer = None

@@ -54,7 +54,7 @@ class AccessLog:
 
     It bypasses the logging module on purpose: a logging.Logger call costs 20-40 us per
     record (caller lookup, LogRecord, handler locks) and a write system call, more than
-    scoring the note itself. Lines written while the event loop is busy are flushed together
+    scoring the row itself. Lines written while the event loop is busy are flushed together
     once per loop iteration, so under load many lines share one write; an idle server still
     writes each line at once.
     """

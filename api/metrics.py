@@ -1,33 +1,27 @@
-"""Prometheus metrics: counted in plain dicts on the request path, rendered at scrape time.
+"""Prometheus metrics: the service's families and the registry /metrics renders.
 
-prometheus-client's Counter and Histogram take a lock on every observation and, in its
-multiprocess mode, also write an mmap'd file on every observation (about 2 us per counter and
-3 us per histogram observation here). In this module an observation is a dict update; numbers
-become Prometheus text only when /metrics is scraped. Adding a metric is one more family below
-and one `inc`/`observe` call on the hot path.
+The families are plain numbers on the request path (api/metric_families.py says why): adding a
+metric is one more family in `Metrics` and one `inc`/`observe` call on the hot path.
 
-Input drift (api/drift.py): each /predict note is appended to a list (one `extend` on the hot
-path) and counted with numpy many notes at a time: when the list holds DRIFT_PENDING_ROWS
-notes, before every scrape, and (several workers) at each sync, so any worker's scrape sees
-every note answered by then. /predict/batch counts its rows in its worker thread
+Input drift (api/drift.py): each /predict row is appended to a list (one `extend` on the hot
+path) and counted with numpy many rows at a time: when the list holds DRIFT_PENDING_ROWS
+rows, before every scrape, and (several workers) at each sync, so any worker's scrape sees
+every row answered by then. /predict/batch counts its rows in its worker thread
 and hands the counts over (`add_input_counts`).
 
 One worker: /metrics renders this process's numbers, plus process metrics.
 Several workers (`--workers N`, which sets PROMETHEUS_MULTIPROC_DIR; see api/metrics_dir.py):
-each worker copies the series it changed into prometheus-client's multiprocess files in that
-directory at most SHARED_SYNC_SECONDS after the change, and /metrics answers with
-prometheus-client's MultiProcessCollector: the totals of all workers, whichever worker takes
-the scrape.
+each worker copies the series it changed into its files (api/metric_files.py) at most
+SHARED_SYNC_SECONDS after the change, and /metrics answers with prometheus-client's
+MultiProcessCollector: the totals of all workers, whichever worker takes the scrape.
 Process metrics are left out there: one worker's memory or CPU would be a fraction of the truth.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import os
-from bisect import bisect_left
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,19 +31,13 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.metrics_core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.mmap_dict import MmapedDict, mmap_key
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from prometheus_client.samples import Sample
-from prometheus_client.utils import floatToGoString
 
 from api.drift import DIRECTIONS, DriftReference, InputCounts
+from api.metric_families import CounterFamily, HistogramFamily, Labels
+from api.metric_files import WorkerFiles
 from contract import QUANTILE_LEVELS
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -58,244 +46,32 @@ MODEL_INFO = "model_info"
 MODEL_INFO_HELP = "The model being served (value is 1)."
 MODEL_INFO_LABELS = ("model_version", "created_at")
 
-OUT_OF_RANGE = "banknote_input_out_of_range"
+# The drift series are named after the model (its spec's `name`): <name>_input_out_of_range and
+# <name>_input_value, e.g. pump_input_out_of_range_total for a model named pump. One series
+# per feature.
+OUT_OF_RANGE = "{model}_input_out_of_range"
 OUT_OF_RANGE_HELP = (
     "Inputs outside the range of the rows the model was trained on, by feature and direction "
     "(below the training minimum, above the training maximum; a value equal to either is in "
     "range)."
 )
-INPUT_VALUE = "banknote_input_value"
+INPUT_VALUE = "{model}_input_value"
 INPUT_VALUE_HELP = (
     "Input values by feature. Each feature's bucket bounds (le) are its training-data quantiles "
     f"at {', '.join(f'{100 * level:g}' for level in QUANTILE_LEVELS)} % (a repeated quantile "
     "once), so while inputs look like the training data each bucket holds about its quantile's "
     "share of _count. No _sum: the values can be negative."
 )
-# /predict notes wait in a list until this many are counted at once (with one worker; several
-# workers count at every sync). 256 notes take ~70 us with numpy, about 0.3 us a note.
+# /predict rows wait in a list until this many are counted at once (with one worker; several
+# workers count at every sync). 256 rows take ~70 us with numpy, about 0.3 us a row.
 DRIFT_PENDING_ROWS = 256
 # Several workers: the longest a worker's changes wait before they reach the shared files. A
-# sync counts the waiting drift notes with numpy and writes every changed series. Once per
-# loop iteration (~13 notes under wrk) that took 11 % of a worker's samples (py-spy) and the
+# sync counts the waiting drift rows with numpy and writes every changed series. Once per
+# loop iteration (~13 rows under wrk) that took 11 % of a worker's samples (py-spy) and the
 # shared files cost 25 % of its throughput (`make bench`, api-shared / api = 0.75x); every
 # 50 ms it is shared by hundreds of requests. A scrape is then at most 50 ms behind the other
 # workers, against Prometheus scrape intervals of 15 s and more.
 SHARED_SYNC_SECONDS = 0.05
-
-Labels = tuple[str, ...]
-
-
-class CounterFamily:
-    """A labelled counter kept as plain numbers; `changed` holds series not yet shared."""
-
-    __slots__ = ("changed", "documentation", "labelnames", "name", "values")
-
-    def __init__(self, name: str, documentation: str, labelnames: Labels) -> None:
-        """`name` without the `_total` suffix, as prometheus-client spells it."""
-        self.name = name
-        self.documentation = documentation
-        self.labelnames = labelnames
-        self.values: dict[Labels, float] = {}
-        self.changed: set[Labels] = set()
-
-    def inc(self, labels: Labels, amount: float = 1.0) -> None:
-        """Add `amount` to the series `labels`."""
-        values = self.values
-        values[labels] = values.get(labels, 0.0) + amount
-        self.changed.add(labels)
-
-    def collect(self) -> Metric:
-        """The family in exposition form."""
-        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for labels, value in sorted(self.values.items()):
-            family.add_metric(labels, value)
-        return family
-
-
-class HistogramFamily:
-    """A labelled histogram: per series, a count per bucket (last: +Inf) and the sum.
-
-    Every series has the family's `bounds` unless `series_bounds` gives it its own (the drift
-    histogram: each feature's bounds are its training quantiles). With `has_sum` False no
-    `_sum` is exposed: a sum of values that can be negative is not a counter (it may fall, which
-    rate() reads as a restart), and OpenMetrics forbids `_sum` with negative buckets.
-    """
-
-    __slots__ = (
-        "bounds",
-        "changed",
-        "documentation",
-        "has_sum",
-        "labelnames",
-        "name",
-        "series",
-        "series_bounds",
-    )
-
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        labelnames: Labels,
-        bounds: Sequence[float],
-        *,
-        series_bounds: Mapping[Labels, Sequence[float]] | None = None,
-        has_sum: bool = True,
-    ) -> None:
-        """`bounds` (and each of `series_bounds`): finite upper bounds, strictly ascending."""
-        self.name = name
-        self.documentation = documentation
-        self.labelnames = labelnames
-        self.bounds = tuple(bounds)
-        self.series_bounds = {k: tuple(v) for k, v in (series_bounds or {}).items()}
-        self.has_sum = has_sum
-        # labels -> [count of bucket 0, ..., count of +Inf, sum]; counts are not cumulative.
-        self.series: dict[Labels, list[float]] = {}
-        self.changed: set[Labels] = set()
-
-    def bounds_of(self, labels: Labels) -> tuple[float, ...]:
-        """The finite bucket bounds of the series `labels`."""
-        return self.series_bounds.get(labels, self.bounds)
-
-    def _series(self, labels: Labels) -> list[float]:
-        series = self.series.get(labels)
-        if series is None:
-            series = self.series[labels] = [0.0] * (len(self.bounds_of(labels)) + 2)
-        return series
-
-    def observe(self, labels: Labels, value: float) -> None:
-        """Count `value` in the series `labels` (a family without `series_bounds`)."""
-        series = self.series.get(labels)
-        if series is None:
-            series = self._series(labels)
-        # Bucket i counts values <= bounds[i] (Prometheus' `le`); past the last one is +Inf.
-        series[bisect_left(self.bounds, value)] += 1
-        series[-1] += value
-        self.changed.add(labels)
-
-    def add(self, labels: Labels, counts: Sequence[int], total: float = 0.0) -> None:
-        """Add non-cumulative bucket `counts` (one per bound, then +Inf) and their sum `total`."""
-        series = self._series(labels)
-        for index, count in enumerate(counts):
-            if count:
-                series[index] += count
-        series[-1] += total
-        self.changed.add(labels)
-
-    def collect(self) -> Metric:
-        """The family in exposition form (cumulative buckets)."""
-        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for labels, series in sorted(self.series.items()):
-            bounds = [*(floatToGoString(b) for b in self.bounds_of(labels)), "+Inf"]
-            cumulative, buckets = 0.0, []
-            for bound, count in zip(bounds, series[:-1], strict=True):
-                cumulative += count
-                buckets.append((bound, cumulative))
-            if self.has_sum:
-                family.add_metric(labels, buckets, series[-1])
-            else:
-                family.add_metric(labels, buckets, None)
-                # prometheus-client adds `_count` only together with `_sum`. Prometheus' text
-                # format has `_count` with every histogram, the shared mode
-                # (MultiProcessCollector) always adds it, and the drift alert divides by it.
-                # (OpenMetrics, not served here, would drop it with negative bounds.)
-                family.samples.append(
-                    Sample(
-                        f"{self.name}_count",
-                        dict(zip(self.labelnames, labels, strict=True)),
-                        cumulative,
-                    )
-                )
-        return family
-
-
-class WorkerFiles:
-    """One worker's series in prometheus-client's multiprocess file format.
-
-    The files are prometheus-client's own (`MmapedDict`, keys from `mmap_key`), named as its
-    MultiProcessCollector expects: `counter_<id>.db`, `histogram_<id>.db`, and
-    `gauge_livemax_<id>.db` for model_info (a live gauge: removed when the worker stops).
-    """
-
-    def __init__(self, directory: Path, worker_id: str) -> None:
-        """Open (or create) this worker's files in `directory`."""
-        self._counters = MmapedDict(str(directory / f"counter_{worker_id}.db"))
-        self._histograms = MmapedDict(str(directory / f"histogram_{worker_id}.db"))
-        self._gauge_path = directory / f"gauge_livemax_{worker_id}.db"
-        self._gauges = MmapedDict(str(self._gauge_path))
-        self._keys: dict[tuple[str, Labels], list[str]] = {}
-        self._written: dict[tuple[str, Labels], list[float]] = {}
-
-    def write_counter(self, family: CounterFamily, labels: Labels, value: float) -> None:
-        """Store the series' current total."""
-        keys = self._keys.get((family.name, labels))
-        if keys is None:
-            keys = [
-                mmap_key(
-                    family.name,
-                    f"{family.name}_total",
-                    list(family.labelnames),
-                    list(labels),
-                    family.documentation,
-                )
-            ]
-            self._keys[(family.name, labels)] = keys
-        self._counters.write_value(keys[0], value, 0.0)
-
-    def write_histogram(self, family: HistogramFamily, labels: Labels, series: list[float]) -> None:
-        """Store the series' bucket counts and sum; only the slots that changed are written."""
-        slot = (family.name, labels)
-        keys = self._keys.get(slot)
-        if keys is None:
-            keys = self._keys[slot] = _histogram_keys(family, labels)
-            self._written[slot] = [math.nan] * len(keys)
-        written = self._written[slot]
-        for index, key in enumerate(keys):  # no key for the sum of a family without one
-            value = series[index]
-            if value != written[index]:
-                self._histograms.write_value(key, value, 0.0)
-                written[index] = value
-
-    def write_model(self, labels: Labels, value: float) -> None:
-        """Set model_info for `labels` (1 serving, 0 no longer)."""
-        key = mmap_key(
-            MODEL_INFO, MODEL_INFO, list(MODEL_INFO_LABELS), list(labels), MODEL_INFO_HELP
-        )
-        self._gauges.write_value(key, value, 0.0)
-
-    def close(self) -> None:
-        """Close the files; the live gauge file goes, the counts stay for the other workers."""
-        for file in (self._counters, self._histograms, self._gauges):
-            file.close()
-        self._gauge_path.unlink(missing_ok=True)
-
-
-def _histogram_keys(family: HistogramFamily, labels: Labels) -> list[str]:
-    # prometheus-client's Histogram stores each bucket under `<name>_bucket` with an extra
-    # `le` label, counts not cumulative, and the sum under `<name>_sum`.
-    names = [*family.labelnames, "le"]
-    keys = [
-        mmap_key(
-            family.name,
-            f"{family.name}_bucket",
-            names,
-            [*labels, str(bound)],  # MultiProcessCollector reads it with float()
-            family.documentation,
-        )
-        for bound in (*family.bounds_of(labels), math.inf)
-    ]
-    if not family.has_sum:
-        return keys
-    keys.append(
-        mmap_key(
-            family.name,
-            f"{family.name}_sum",
-            list(family.labelnames),
-            list(labels),
-            family.documentation,
-        )
-    )
-    return keys
 
 
 class _LocalCollector(Collector):
@@ -334,7 +110,7 @@ class Metrics:
             LATENCY_BUCKETS,
         )
         self.predictions = CounterFamily(
-            "predictions", "Notes scored, by predicted class.", ("prediction",)
+            "predictions", "Rows scored, by predicted class.", ("prediction",)
         )
         self.families: tuple[CounterFamily | HistogramFamily, ...] = (
             self.requests,
@@ -346,7 +122,7 @@ class Metrics:
         self.drift: DriftReference | None = None
         self.out_of_range: CounterFamily | None = None
         self.input_values: HistogramFamily | None = None
-        self._pending_inputs: list[float] = []  # /predict notes not counted yet, flattened
+        self._pending_inputs: list[float] = []  # /predict rows not counted yet, flattened
         self._pending_limit = 0
         self.registry = CollectorRegistry()
         self._shared_dir = shared_dir
@@ -377,8 +153,21 @@ class Metrics:
         if self._files is not None and not self._sync_scheduled:
             self._schedule_sync()
 
-    def watch_inputs(self, reference: DriftReference) -> None:
-        """Count inputs against `reference` (the served model's training statistics) from now on.
+    def expect_predictions(self, classes: Sequence[str]) -> None:
+        """Start the predictions series of every class at 0.
+
+        A counter that appears at its first increment loses that increment to `rate()`, which
+        needs two samples: a class nobody predicted yet would count from its second prediction
+        on, and the rollout gate and the alerts compare those rates between revisions.
+        """
+        for name in classes:
+            self.predictions.inc((name,), 0.0)
+        if self._files is not None and not self._sync_scheduled:
+            self._schedule_sync()
+
+    def watch_inputs(self, reference: DriftReference, model: str) -> None:
+        """Count inputs against `reference` (the served model's training statistics) from now on,
+        in series named after `model` (the model's name).
 
         Every series starts at 0, so a rate or an alert has data before the first input. The
         lifespan may run again on the same app (tests do): the same statistics keep counting.
@@ -387,9 +176,11 @@ class Metrics:
             if self.drift.limits() == reference.limits():
                 return
             raise RuntimeError("inputs are already counted against other training statistics")
-        self.out_of_range = CounterFamily(OUT_OF_RANGE, OUT_OF_RANGE_HELP, ("feature", "direction"))
+        self.out_of_range = CounterFamily(
+            OUT_OF_RANGE.format(model=model), OUT_OF_RANGE_HELP, ("feature", "direction")
+        )
         self.input_values = HistogramFamily(
-            INPUT_VALUE,
+            INPUT_VALUE.format(model=model),
             INPUT_VALUE_HELP,
             ("feature",),
             (),
@@ -410,7 +201,7 @@ class Metrics:
             self._schedule_sync()
 
     def count_input(self, row: Sequence[float]) -> None:
-        """Note one /predict input (features in the reference's order) for the drift metrics."""
+        """Record one /predict input (features in the reference's order) for the drift metrics."""
         if self.drift is None:
             return
         pending = self._pending_inputs
@@ -456,9 +247,13 @@ class Metrics:
             self.sync()  # anything counted before start-up
         if self._files is not None:
             if self.model is not None and self.model != labels:
-                self._files.write_model(self.model, 0.0)
-            self._files.write_model(labels, 1.0)
+                self._write_model(self._files, self.model, 0.0)
+            self._write_model(self._files, labels, 1.0)
         self.model = labels
+
+    @staticmethod
+    def _write_model(files: WorkerFiles, labels: Labels, value: float) -> None:
+        files.write_live_gauge(MODEL_INFO, MODEL_INFO_HELP, MODEL_INFO_LABELS, labels, value)
 
     def render(self) -> bytes:
         """The registry in Prometheus text format (all workers' totals when shared)."""

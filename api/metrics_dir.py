@@ -15,7 +15,7 @@ from pathlib import Path
 # Docker mounts a tmpfs here in every container, also with --read-only (its default 64 MB
 # holds thousands of these files of a few kB).
 TMPFS = Path("/dev/shm")  # noqa: S108 - a per-start private directory is made inside it
-PREFIX = "banknote-metrics-"
+PREFIX = "api-metrics-"
 
 
 class MetricsDirError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -11,12 +12,6 @@ from numpy.typing import NDArray
 
 from api.artifact import Artifact, ArtifactError
 
-# Notes whose class is known (lines 1 and 763 of the UCI data file, also the examples in /docs):
-# a model that gets these wrong is not served.
-KNOWN_NOTES: tuple[tuple[tuple[float, float, float, float], int], ...] = (
-    ((3.6216, 8.6661, -2.8073, -0.44699), 0),
-    ((-1.3971, 3.3191, -1.3927, -1.9948), 1),
-)
 F32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -24,10 +19,13 @@ class Predictor:
     """The loaded model. Methods are safe to call from the event loop and from threads."""
 
     def __init__(self, artifact: Artifact, intra_op_threads: int = 1) -> None:
-        """Build the ORT session from `artifact` and prove it answers the known notes."""
+        """Build the ORT session from `artifact` and prove it answers the contract's examples
+        (one row of each class from the training data) with their classes."""
         self.artifact = artifact
         self.class_names = tuple(c.name for c in artifact.classes)
         self.class_labels = tuple(c.label for c in artifact.classes)
+        # The probability answered: the positive class's column (class-value order).
+        self.positive_index = artifact.contract.signature().positive_index
         self._session = _build_session(artifact, intra_op_threads)
         self._input = artifact.input_name
         self._outputs = [artifact.label_output, artifact.probability_output]
@@ -47,11 +45,20 @@ class Predictor:
         self._bound_lock = threading.Lock()
         self._self_check()
 
-    def predict_one(
-        self, variance: float, skewness: float, curtosis: float, entropy: float
-    ) -> tuple[int, float]:
-        """Class value and P(forged) for one note."""
-        row: tuple[float, ...] = (variance, skewness, curtosis, entropy)
+    def predict_one(self, row: Sequence[float]) -> tuple[int, float]:
+        """Class index (in class-value order) and P(positive class) for one row of features."""
+        probabilities = self._one_row(row)
+        # The model's own label is argmax(probabilities) (checked at load); comparing here
+        # saves computing a second output on every call.
+        return int(probabilities[1] > probabilities[0]), probabilities[self.positive_index]
+
+    def predict_one_row(self, row: Sequence[float]) -> tuple[int, list[float]]:
+        """Class index and every class's probability (class-value order) for one row."""
+        probabilities = self._one_row(row)
+        return int(probabilities[1] > probabilities[0]), probabilities
+
+    def _one_row(self, row: Sequence[float]) -> list[float]:
+        """Every class's probability for one row, in one model call."""
         if max(row) > F32_MAX or min(row) < -F32_MAX:
             row = _saturate(row)
         # Fast path: write into the buffers bound to the session once (no per-call input
@@ -61,40 +68,59 @@ class Predictor:
             try:
                 self._bound_row[0] = row
                 self._session.run_with_iobinding(self._binding)
-                p_genuine, p_forged = self._bound_out[0].tolist()
+                probabilities: list[float] = self._bound_out[0].tolist()
             finally:
                 self._bound_lock.release()
-        else:
-            probabilities = self._session.run(
-                self._probability_only, {self._input: np.array([row], dtype=np.float32)}
-            )[0]
-            p_genuine, p_forged = probabilities[0].tolist()
-        # The model's own label is argmax(probabilities) (checked at load); comparing here
-        # saves computing a second output on every call.
-        return int(p_forged > p_genuine), p_forged
+            return probabilities
+        return self._session.run(  # type: ignore[no-any-return]
+            self._probability_only, {self._input: np.array([row], dtype=np.float32)}
+        )[0][0].tolist()
 
     def predict_many(self, features: NDArray[np.float64]) -> tuple[list[int], list[float]]:
-        """Class values and P(forged) for an [N, 4] array, in one vectorised model call."""
-        rows = np.clip(features, -F32_MAX, F32_MAX).astype(np.float32)
-        probabilities = self._session.run(self._probability_only, {self._input: rows})[0]
-        labels = (probabilities[:, 1] > probabilities[:, 0]).astype(np.int64)
-        return labels.tolist(), probabilities[:, 1].astype(np.float64).tolist()
+        """Class indexes and P(positive class) for an [N, features] array, in one model call."""
+        probabilities = self.probabilities(features)
+        labels = self.class_indexes(probabilities)
+        positive = probabilities[:, self.positive_index]
+        return labels.tolist(), positive.astype(np.float64).tolist()
+
+    def probabilities(self, features: NDArray[np.floating[Any]]) -> NDArray[np.float32]:
+        """The model's [N, classes] float32 probabilities (class-value order) for an
+        [N, features] array, in one model call. Finite values beyond float32 saturate."""
+        if features.dtype == np.float32:
+            rows = features  # float32 cannot hold a finite value beyond float32's range
+        else:
+            rows = np.clip(features, -F32_MAX, F32_MAX).astype(np.float32)
+        probabilities: NDArray[np.float32] = self._session.run(
+            self._probability_only, {self._input: rows}
+        )[0]
+        return probabilities
+
+    @staticmethod
+    def class_indexes(probabilities: NDArray[np.float32]) -> NDArray[np.int64]:
+        """The class index of each row of `probabilities`, as predict_one and predict_many
+        decide it (the model's own label, checked at load)."""
+        return (probabilities[:, 1] > probabilities[:, 0]).astype(np.int64)
 
     def _self_check(self) -> None:
-        for note, expected in KNOWN_NOTES:
-            label, _probability = self.predict_one(*note)
+        classes = self.artifact.classes
+        positive = classes[self.positive_index].name
+        for example in self.artifact.contract.examples:
+            row = tuple(example.values.values())
+            expected = [c.value for c in classes].index(example.class_value)
+            index, _probability = self.predict_one(row)
             model_labels, model_probabilities = self._session.run(
-                self._outputs, {self._input: np.array([note], dtype=np.float32)}
+                self._outputs, {self._input: np.array([row], dtype=np.float32)}
             )
-            if label != expected or int(model_labels[0]) != label:
+            if index != expected or int(model_labels[0]) != classes[index].value:
+                answered = float(model_probabilities[0, self.positive_index])
                 raise ArtifactError(
-                    f"model.onnx answers class {int(model_labels[0])} "
-                    f"(P(forged)={float(model_probabilities[0, 1]):.3f}) for a note known to "
-                    f"be class {expected}: refusing to serve it"
+                    f"model.onnx answers class {int(model_labels[0])} (P({positive})="
+                    f"{answered:.3f}) for line {example.line} of its training data, known to be "
+                    f"class {example.class_value}: refusing to serve it"
                 )
 
 
-def _saturate(row: tuple[float, ...]) -> tuple[float, ...]:
+def _saturate(row: Sequence[float]) -> tuple[float, ...]:
     # Finite values beyond float32's range would overflow to inf (with a numpy warning);
     # clamping keeps them finite. The RBF kernel is ~0 that far out either way.
     return tuple(min(max(value, -F32_MAX), F32_MAX) for value in row)

@@ -26,8 +26,8 @@ import numpy as np
 from api.body import validate
 from api.drift import DriftReference
 from api.lifespan import load_predictor
-from api.routers.predict import _score_batch
-from api.schemas import batch_adapter
+from api.routers.predict import _score_batch, row_reader
+from api.schemas import build_schemas
 from bench.servers import REPO, running
 
 DATA = REPO / "data" / "data_banknote_authentication.txt"
@@ -63,21 +63,23 @@ def main(argv: list[str] | None = None) -> int:
 
     predictor = load_predictor(args.model_dir, 1)
     reference = DriftReference(predictor.artifact.metadata.feature_stats)
-    adapter = batch_adapter(args.rows)
+    model = predictor.artifact.contract
+    adapter = build_schemas(model).batch_adapter(args.rows)
+    read_row = row_reader(model.feature_names)
+    probability_field = model.signature().probability_field
     parsed = validate(adapter, body)
 
     def parse() -> np.ndarray:
         rows = validate(adapter, body)
-        return np.array(
-            [(n["variance"], n["skewness"], n["curtosis"], n["entropy"]) for n in rows],
-            dtype=np.float64,
-        )
+        return np.array(list(map(read_row, rows)), dtype=np.float64)
 
     features = parse()
     parse_ms = median_ms(parse)
     model_ms = median_ms(lambda: predictor.predict_many(features))
     drift_ms = median_ms(lambda: reference.count(features))
-    whole_ms = median_ms(lambda: _score_batch(predictor, adapter, body, reference))
+    whole_ms = median_ms(
+        lambda: _score_batch(predictor, adapter, read_row, probability_field, body, reference)
+    )
     assert len(parsed) == args.rows
 
     results = Path(REPO / "bench" / "results")

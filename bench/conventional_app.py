@@ -13,7 +13,7 @@ from the convention buys.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict
@@ -24,13 +24,14 @@ from api.coalescer import Coalescer
 from api.config import Settings
 from api.deps import app_metrics, loaded_coalescer
 from api.metrics import Metrics
-from api.schemas import Prediction
+from api.schemas import build_schemas
 
 _create_app = api.main.create_app
 
 
 class NoteBody(BaseModel):
-    """The same contract as api.schemas.Note, as a model FastAPI validates."""
+    """The banknote model's request row, as a model FastAPI validates (bench/ measures the
+    banknote model)."""
 
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
@@ -57,21 +58,22 @@ MetricsDep = Annotated[Metrics, Depends(_metrics)]
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service's app with its raw /predict replaced by a conventional one, in its place."""
     app = _create_app(settings)
+    prediction = build_schemas(app.state.contract).prediction
     app.router.routes[:] = [
         route for route in app.router.routes if getattr(route, "path", None) != "/predict"
     ]
 
-    @app.post("/predict", response_model=Prediction, summary="Predict Bankbiljet")
-    async def predict(note: NoteBody, coalescer: CoalescerDep, metrics: MetricsDep) -> Prediction:
-        value, probability = await coalescer.score(
+    @app.post("/predict", response_model=prediction, summary="Predict Bankbiljet")
+    async def predict(note: NoteBody, coalescer: CoalescerDep, metrics: MetricsDep) -> Any:
+        index, probability = await coalescer.score(
             (note.variance, note.skewness, note.curtosis, note.entropy)
         )
         predictor = coalescer.predictor
-        name = predictor.class_names[value]
+        name = predictor.class_names[index]
         metrics.count_predictions(name)
-        return Prediction(
-            prediction=name,  # type: ignore[arg-type]
-            label=predictor.class_labels[value],  # type: ignore[arg-type]
+        return prediction(
+            prediction=name,
+            label=predictor.class_labels[index],
             probability_forged=probability,
             model_version=predictor.artifact.model_version,
         )

@@ -54,8 +54,10 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, seconds: int, connections: int) -> Run:
-    """One wrk run against POST {url}/predict."""
+def wrk(
+    url: str, seconds: int, connections: int, script: Path = LUA, path: str = "/predict"
+) -> Run:
+    """One wrk run against POST {url}{path} with `script`'s body (a note, by default)."""
     out = subprocess.run(
         [
             "wrk",
@@ -64,8 +66,8 @@ def wrk(url: str, seconds: int, connections: int) -> Run:
             f"-d{seconds}s",
             "--latency",
             "-s",
-            str(LUA),
-            f"{url}/predict",
+            str(script),
+            f"{url}{path}",
         ],
         capture_output=True,
         text=True,

@@ -91,17 +91,17 @@ def main(argv: list[str] | None = None) -> int:
     note = tuple(features[0].tolist())
     one_row = features[:1].astype(np.float32)
 
-    onnx_us = median_us(lambda: predictor.predict_one(*note))
+    onnx_us = median_us(lambda: predictor.predict_one(note))
     sklearn_us = median_us(lambda: pipeline.predict_proba(one_row)[0, 1], repeats=11, number=200)
     request = _request_through(bare_app)
-    one_after_us, one_again_us = after_other_work_us(lambda: predictor.predict_one(*note), request)
+    one_after_us, one_again_us = after_other_work_us(lambda: predictor.predict_one(note), request)
     sixteen = np.repeat(features[:1], 16, axis=0)
     sixteen_after_us, _ = after_other_work_us(lambda: predictor.predict_many(sixteen), request)
 
     labels, forged = predictor.predict_many(features)
     expected_labels = pipeline.predict(features.astype(np.float32)).tolist()
     expected_forged = pipeline.predict_proba(features.astype(np.float32))[:, 1]
-    singles = [predictor.predict_one(*row) for row in features.tolist()]
+    singles = [predictor.predict_one(row) for row in features.tolist()]
     label_mismatches = sum(a != b for a, b in zip(labels, expected_labels, strict=True))
     label_mismatches += sum(s[0] != b for s, b in zip(singles, expected_labels, strict=True))
     max_diff = float(np.max(np.abs(np.array(forged) - expected_forged)))

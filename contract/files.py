@@ -121,7 +121,8 @@ def _read(directory: Path, schema: type[_Model], formats: Collection[int]) -> _M
     # A format this code does not read may name or shape any other field differently, so it
     # is refused on its format_version alone, before anything else is judged.
     if isinstance(declared, int) and not isinstance(declared, bool) and declared not in formats:
-        readable = " or ".join(str(f) for f in formats)
+        names = [str(f) for f in sorted(formats)]
+        readable = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
         hint = " (retrain it: make train)" if declared < min(formats) else ""
         raise UnsupportedFormatError(
             f"{path}: format_version {declared}, this code reads format_version {readable}{hint}",

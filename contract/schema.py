@@ -2,6 +2,8 @@
 
 Training writes an `ArtifactMetadata`; serving reads one back; deployment reads only its
 `ArtifactHeader`; comparing models reads the `ArtifactCore` that every comparable format shares.
+What is specific to one model (features, classes, examples, its API words) is its
+`ModelContract` (contract/model.py), recorded inside the metadata.
 """
 
 from __future__ import annotations
@@ -19,26 +21,34 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+
+from contract.model import Frozen as _Frozen
+from contract.model import ModelContract, ModelName, Signature
+from contract.model import fail as _fail
 
 # Bump on any change a reader of the previous format would misread, and say what changed:
 #   1: the first format.
 #   2: adds `feature_stats` (training ranges and quantiles per feature) and replaces the single
 #      ONNX parity tolerance by a per-row float32 error bound (`onnx.parity`).
-FORMAT_VERSION: Final = 2
+#   3: the model's whole contract in `contract` (name, features with descriptions and units,
+#      classes, the positive class, one example per class, its API words), built from a model
+#      spec; the top-level `features` and `classes` move into it. Formats 1 and 2 could hold
+#      only the banknote model's features and classes (the schema fixed them).
+FORMAT_VERSION: Final = 3
 # Formats whose model.onnx can still be evaluated (`python -m model compare`): the champion
 # serving today may predate the newest format.
-COMPARABLE_FORMATS: Final = (1, 2)
+COMPARABLE_FORMATS: Final = (1, 2, 3)
+# What formats 1 and 2 did not record because only one model could be written in them: its
+# name, and that the probability they reported was P(class 1).
+LEGACY_MODEL_NAME: Final = "banknote"
+LEGACY_POSITIVE_CLASS: Final = 1
 
 METADATA_FILE: Final = "metadata.json"
 ONNX_FILE: Final = "model.onnx"  # what serving runs
 PIPELINE_FILE: Final = "model.joblib"  # training's fitted pipeline; never loaded by the service
 MODEL_CARD_FILE: Final = "MODEL_CARD.md"
 
-# The model's input columns, in order: the UCI file's columns and the API's request fields.
-FEATURES: Final = ("variance", "skewness", "curtosis", "entropy")
-
-# The ONNX graph's names as training exports them: float32 [N, 4] in; label [N] and
+# The ONNX graph's names as training exports them: float32 [N, features] in; label [N] and
 # probabilities [N, 2] (columns in class-value order) out.
 ONNX_INPUT: Final = "features"
 ONNX_LABEL_OUTPUT: Final = "label"
@@ -57,52 +67,10 @@ QUANTILE_KEYS: Final = tuple(f"{level:g}" for level in QUANTILE_LEVELS)
 MODEL_VERSION_PATTERN: Final = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 
 
-def _fail(reason: str) -> PydanticCustomError:
-    # The reason travels as context, so braces in it are never read as a format template.
-    return PydanticCustomError("contract", "{reason}", {"reason": reason})
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ClassInfo(_Frozen):
-    """One output class: its value in the data and the model, its API name, its Dutch label."""
-
-    value: StrictInt
-    name: str
-    label: str
-
-
-# UCI does not document which class is forged; this is the majority reading and the original
-# project's (data/README.md).
-GENUINE: Final = ClassInfo(value=0, name="genuine", label="Goed bankbiljet")
-FORGED: Final = ClassInfo(value=1, name="forged", label="Vals bankbiljet")
-CLASSES: Final = (GENUINE, FORGED)
-CLASS_NAMES: Final[dict[int, str]] = {c.value: c.name for c in CLASSES}
-CLASS_LABELS: Final[dict[int, str]] = {c.value: c.label for c in CLASSES}
-
-
 def _check_current_format(version: int) -> int:
     if version != FORMAT_VERSION:
         raise _fail(f"format_version {version}; this schema is format_version {FORMAT_VERSION}")
     return version
-
-
-def _check_features(features: tuple[str, ...]) -> tuple[str, ...]:
-    if features != FEATURES:
-        raise _fail(f"features {list(features)} differ from the contract's {list(FEATURES)}")
-    return features
-
-
-def _check_classes(classes: tuple[ClassInfo, ...]) -> tuple[ClassInfo, ...]:
-    if classes != CLASSES:
-        shown = ", ".join(f'{c.value} = {c.name} "{c.label}"' for c in classes)
-        raise _fail(
-            f"classes ({shown}) break the label convention "
-            '(0 = genuine "Goed bankbiljet", 1 = forged "Vals bankbiljet")'
-        )
-    return classes
 
 
 def _check_files(files: dict[str, str]) -> dict[str, str]:
@@ -114,19 +82,29 @@ def _check_files(files: dict[str, str]) -> dict[str, str]:
 CurrentFormat = Annotated[StrictInt, AfterValidator(_check_current_format)]
 ModelVersion = Annotated[str, StringConstraints(pattern=MODEL_VERSION_PATTERN)]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-Features = Annotated[tuple[str, ...], AfterValidator(_check_features)]
-Classes = Annotated[tuple[ClassInfo, ...], AfterValidator(_check_classes)]
 Files = Annotated[dict[str, Sha256], AfterValidator(_check_files)]
 Name = Annotated[str, StringConstraints(min_length=1)]
 
 
+class _ContractName(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: ModelName
+
+
 class ArtifactHeader(BaseModel):
-    """The two fields every format has: enough to tag and deploy an artifact."""
+    """What deployment reads: enough to tag, label and deploy an artifact."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     format_version: StrictInt
     model_version: ModelVersion
+    contract: _ContractName
+
+    @property
+    def model_name(self) -> str:
+        """The model's name (its spec's `name`)."""
+        return self.contract.name
 
 
 class OnnxIO(BaseModel):
@@ -140,19 +118,45 @@ class OnnxIO(BaseModel):
 
 
 class ArtifactCore(BaseModel):
-    """What every comparable format shares: enough to verify and run model.onnx, and to
-    rebuild the holdout split it was scored on (seed and test size in `hyperparameters`)."""
+    """What every comparable format shares: enough to verify and run model.onnx, to tell
+    whether two models can be compared (`contract`, their signatures), and to rebuild the
+    holdout split it was scored on (seed and test size in `hyperparameters`)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     format_version: StrictInt
     model_version: ModelVersion
     created_at: str
-    features: Features
-    classes: Classes
+    contract: Signature
     hyperparameters: dict[str, Any]
     onnx: OnnxIO
     files: Files
+
+    @model_validator(mode="before")
+    @classmethod
+    def _signature_of_any_format(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        if raw.get("format_version") in (1, 2):
+            # The fields formats 1 and 2 had at the top level; what they could not record is
+            # the banknote model's.
+            legacy = {
+                "name": LEGACY_MODEL_NAME,
+                "features": raw.get("features"),
+                "classes": raw.get("classes"),
+                "positive_class": LEGACY_POSITIVE_CLASS,
+            }
+            return {**raw, "contract": {k: v for k, v in legacy.items() if v is not None}}
+        model = raw.get("contract")
+        if isinstance(model, dict) and isinstance(model.get("features"), list | tuple):
+            # The signature's features are the names of the contract's feature objects.
+            names = [f.get("name") if isinstance(f, dict) else f for f in model["features"]]
+            keep = ("name", "classes", "positive_class")
+            return {
+                **raw,
+                "contract": {"features": names} | {k: model[k] for k in keep if k in model},
+            }
+        return raw
 
 
 class ParityReport(_Frozen):
@@ -162,6 +166,8 @@ class ParityReport(_Frozen):
     rule: str
     max_probability_gap: float = Field(ge=0)
     max_tolerance: float = Field(gt=0)
+    # Most rows' bound: the largest is a few rows' (a row at a tree split carries the jump).
+    median_tolerance: float = Field(gt=0)
     # The largest gap as a share of its own row's tolerance: how close the export came to failing.
     max_gap_to_tolerance: float = Field(ge=0, le=1)
     # Rows whose probability is within its tolerance of 0.5, where float32 may pick the other label.
@@ -215,17 +221,11 @@ class FeatureStats(_Frozen):
 
 
 class FeatureStatsBlock(_Frozen):
-    """Per-feature statistics of the rows the model was fitted on."""
+    """Per-feature statistics of the rows the model was fitted on (every feature, in order)."""
 
     rows: int = Field(ge=1)
     source: str
     features: dict[str, FeatureStats]
-
-    @model_validator(mode="after")
-    def _every_feature(self) -> FeatureStatsBlock:
-        if tuple(self.features) != FEATURES:
-            raise _fail(f"statistics must cover exactly {list(FEATURES)}, in that order")
-        return self
 
 
 class QualityGate(_Frozen):
@@ -249,8 +249,7 @@ class ArtifactMetadata(_Frozen):
     model_version: ModelVersion
     created_at: str
     git_commit: str | None
-    features: Features = FEATURES
-    classes: Classes = CLASSES
+    contract: ModelContract
     data: DataInfo
     feature_stats: FeatureStatsBlock
     hyperparameters: dict[str, Any]
@@ -259,3 +258,10 @@ class ArtifactMetadata(_Frozen):
     onnx: OnnxInfo
     versions: dict[str, str]
     files: Files
+
+    @model_validator(mode="after")
+    def _stats_cover_the_features(self) -> ArtifactMetadata:
+        features = self.contract.feature_names
+        if tuple(self.feature_stats.features) != features:
+            raise _fail(f"feature_stats must cover exactly {list(features)}, in that order")
+        return self

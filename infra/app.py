@@ -1,20 +1,24 @@
 """The app stack, composed: config, resource group, registry + pull identity, image (built, or a
-known one by digest), logs, then the platform (a container group, or a container app), outputs.
-Everything is read and validated before the first resource is declared.
+known one by digest), logs, metrics (config `monitoring`), then the platform (a container
+group, or a container app), outputs. Everything is read and validated before the first resource
+is declared.
 
-Only the last part forks on `platform`: registry, identity, image, logs and tags are the same
-for Azure Container Instances and Azure Container Apps."""
+Only the last part forks on `platform`: registry, identity, image, logs, metrics and tags are the
+same for Azure Container Instances and Azure Container Apps."""
 
 from __future__ import annotations
 
 import pulumi
 from pulumi_azure_native import authorization, resources
 
-from infra import config, image, naming
+from infra import config, containerapp, image, live, naming
 from infra.container import PORT, ApiContainerArgs, ApiContainerGroup
-from infra.containerapp import ApiContainerApp, ApiContainerAppArgs
+from infra.containerapp import ApiContainerApp, ApiContainerAppArgs, Draft
+from infra.managed_prometheus import ManagedPrometheus, ManagedPrometheusArgs
 from infra.monitoring import LogWorkspace, LogWorkspaceArgs
 from infra.registry import PrivateRegistry, RegistryArgs
+from infra.shipper import REPLICA_ENV, REVISION_ENV
+from infra.sidecar import Sidecar
 from infra.tags import standard_tags
 
 
@@ -56,6 +60,13 @@ def main() -> None:
         None if cfg.registry_only else image.model_version(cfg, registry_name, client.tenant_id)
     )
     tags = standard_tags(cfg.project, cfg.stack, cfg.git_commit)
+    # Container Apps: what Azure runs now decides the traffic list and the revision (and may
+    # refuse the update), so it is read before anything is declared.
+    draft = (
+        containerapp.plan_update(cfg, cfg.apps, model_version, group_of(cfg))
+        if cfg.apps is not None and model_version is not None
+        else None
+    )
 
     group_name = resource_group(cfg, tags)
     registry = PrivateRegistry(
@@ -83,7 +94,46 @@ def main() -> None:
             "remove the key before a normal update"
         )
         return
-    serve(cfg, group_name, registry, model_version, client.tenant_id, tags)
+    serve(cfg, group_name, registry, model_version, client, tags, draft)
+
+
+def group_of(cfg: config.AppConfig) -> str:
+    """The name of the stack's group, known before it is declared (`resource_group`)."""
+    return cfg.resource_group or naming.resource_group_name(cfg.dns_label)
+
+
+def metrics(
+    cfg: config.AppConfig,
+    group_name: pulumi.Input[str],
+    registry: PrivateRegistry,
+    model_version: str,
+    subscription_id: str,
+    tags: dict[str, str],
+) -> Sidecar | None:
+    """The Azure Monitor workspace and its parts, and the shipper that feeds it (monitoring on).
+
+    Container Apps sets the revision and replica variables in every container; a container group
+    has neither revisions nor replicas, so its one instance is named after the group for both.
+    """
+    if cfg.monitoring is None:
+        return None
+    managed = ManagedPrometheus(
+        "metrics",
+        ManagedPrometheusArgs(
+            monitoring=cfg.monitoring,
+            label=cfg.dns_label,
+            resource_group_name=group_name,
+            location=cfg.location,
+            registry=registry,
+            subscription_id=subscription_id,
+            tags=tags,
+        ),
+    )
+    pulumi.export("monitor_workspace_id", managed.workspace.id)
+    pulumi.export("prometheus_query_endpoint", managed.query_endpoint)
+    pulumi.export("dashboard_id", managed.dashboard.id)
+    group_instance = {REVISION_ENV: cfg.dns_label, REPLICA_ENV: cfg.dns_label}
+    return managed.sidecar(model_version, None if cfg.apps is not None else group_instance)
 
 
 def serve(
@@ -91,10 +141,12 @@ def serve(
     group_name: pulumi.Input[str],
     registry: PrivateRegistry,
     model_version: str,
-    tenant_id: str,
+    client: authorization.GetClientConfigResult,
     tags: dict[str, str],
+    draft: Draft | None,
 ) -> None:
-    """The image, the logs and the platform that runs it, and their outputs."""
+    """The image, the logs, the metrics and the platform that runs it, and their outputs."""
+    tenant_id = client.tenant_id
     deployed = image.service_image(cfg, model_version, registry.login_server, tenant_id)
     logs = LogWorkspace(
         "logs",
@@ -105,8 +157,9 @@ def serve(
             tags=tags,
         ),
     )
+    shipper = metrics(cfg, group_name, registry, model_version, client.subscription_id, tags)
 
-    if cfg.apps is not None:
+    if cfg.apps is not None and draft is not None:
         service = ApiContainerApp(
             "api",
             ApiContainerAppArgs(
@@ -116,17 +169,21 @@ def serve(
                 login_server=registry.login_server,
                 identity_id=registry.identity.id,
                 pull_grant=registry.acr_pull,
-                image=deployed,
-                model_version=model_version,
+                draft=draft,
                 logs=logs,
                 tags=tags,
+                sidecar=shipper,
             ),
         )
         url, fqdn = service.url, service.fqdn
+        # Resolved only once the app exists: the next update reads it to know it does
+        # (infra/live.py).
+        pulumi.export(live.APP_ID_OUTPUT, service.container_app.id)
         pulumi.export("app_name", service.app_name)
         pulumi.export("latest_revision", service.latest_revision)
         pulumi.export("stable_revision", service.stable_revision)
         pulumi.export("canary_url", service.canary_url)
+        pulumi.export("rollout_id", draft.rollout_id)
     else:
         group = ApiContainerGroup(
             "api",
@@ -140,6 +197,7 @@ def serve(
                 image=deployed,
                 tags=tags,
                 logs=logs,
+                sidecar=shipper,
             ),
         )
         fqdn = group.fqdn

@@ -20,6 +20,8 @@ import pulumi
 from infra import naming, paths
 from infra.errors import ConfigError
 from infra.pinned_image import ImageReference, parse_reference
+from infra.rollout import policy
+from infra.rollout.policy import GateThresholds, RolloutPolicy
 
 RegistryAuth = Literal["identity", "admin"]
 Platform = Literal["aci", "containerapps"]
@@ -47,11 +49,27 @@ DEFAULTS: Final[Mapping[str, str]] = {
     "minReplicas": "1",
     "maxReplicas": "3",
     "concurrentRequests": "10",
-    "canaryWeight": "0",
-    "stableRevision": "",  # empty: no revision serves yet (the first deploy)
-    "rollback": "false",
+    # Empty: the rollout id of the revision Azure runs when it runs this image, else a new one.
     "rolloutId": "",
+    # The progressive rollout (scripts/rollout.py) and its gate; infra/rollout/policy.py says why.
+    "rolloutSteps": "0,10,50,100",
+    "rolloutHoldSeconds": str(policy.DEFAULT_HOLD_SECONDS),
+    "rolloutMaxHoldSeconds": str(policy.DEFAULT_MAX_HOLD_SECONDS),
+    "gateMinRequests": str(policy.DEFAULT_MIN_REQUESTS),
+    "gateMax5xxIncrease": str(policy.DEFAULT_MAX_5XX_INCREASE),
+    "gateP95Ratio": str(policy.DEFAULT_P95_RATIO),
+    "gateP95SlackMs": str(round(policy.DEFAULT_P95_SLACK_SECONDS * 1000)),
+    "gateMaxClassShift": str(policy.DEFAULT_MAX_CLASS_SHIFT),
+    # Metrics in an Azure Monitor workspace, alert rules, dashboard (infra/managed_prometheus.py).
+    "monitoring": "",  # empty: true on containerapps, false on aci (Pulumi.yaml says why)
+    "alertEmail": "",  # empty: no email receiver
+    "alertWebhook": "",  # empty: no webhook receiver (set it with --secret: it may hold a token)
 }
+
+# Keys an older rollout wrote into a runner's Pulumi.prod.yaml: traffic is no longer stack
+# config (Azure's traffic list is the truth; only scripts/rollout.py moves it), so a checkout
+# that still carries one is told so instead of silently ignoring it.
+RETIRED_KEYS: Final = ("canaryWeight", "stableRevision", "rollback")
 
 # Azure Container Instances limits for a Linux container group in a standard region
 # (learn.microsoft.com "Resource availability & quota limits"): up to 4 vCPU and 16 GB.
@@ -85,9 +103,15 @@ APPS_CPU_MEMORY: Final = (
 )
 APPS_REPLICAS_RANGE: Final = (0, 300)  # the Consumption plan's maximum replicas per revision
 CONCURRENT_REQUESTS_RANGE: Final = (1, 10_000)
-# A revision name is <app>--<suffix>; labels and suffixes share its rules (infra/revisions.py).
-_REVISION = re.compile(r"^[a-z][a-z0-9-]*--[a-z][a-z0-9-]*$")
 _ROLLOUT_ID = re.compile(r"^[A-Za-z0-9._-]{0,64}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_WEBHOOK = re.compile(r"^https://[^\s/]+\.[^\s/]+(/\S*)?$")
+# The metrics shipper's container, next to the service's in every replica (infra/shipper.py):
+# the smallest step that keeps a Container Apps replica's total an allowed pair.
+SHIPPER_CPU: Final = 0.25
+SHIPPER_MEMORY_GB: Final = 0.5
+# Where monitoring is on unless config says otherwise: prod, whose replicas nothing else can see.
+MONITORING_BY_PLATFORM: Final = {"containerapps": True, "aci": False}
 
 
 @dataclass(frozen=True)
@@ -97,10 +121,18 @@ class ContainerAppsConfig:
     min_replicas: int
     max_replicas: int
     concurrent_requests: int  # the HTTP scale rule's threshold per replica
-    canary_weight: int  # traffic share of the new revision next to stable_revision; 100 promotes
-    stable_revision: str | None  # the revision serving production now; None on the first deploy
-    rollback: bool  # the new revision gets no traffic and no label; stable_revision keeps 100 %
-    rollout_id: str  # part of the revision suffix: a retried rollout gets a fresh revision
+    # Part of the revision suffix's hash, so a retried rollout gets a fresh revision; empty: the
+    # one Azure's revision of the same image carries, else a new one (infra/live.py).
+    rollout_id: str
+    rollout: RolloutPolicy  # the steps, holds and gate thresholds scripts/rollout.py applies
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    """Metrics shipping, alert rules and the dashboard (config `monitoring` on)."""
+
+    alert_email: str | None = None  # an action group's email receiver
+    alert_webhook: str | None = None  # an action group's webhook receiver; kept a secret
 
 
 @dataclass(frozen=True)
@@ -128,11 +160,19 @@ class AppConfig:
     # Declare the registry and its pull identity only (scripts/rollout.py, prod's first import).
     registry_only: bool = False
     apps: ContainerAppsConfig | None = None  # set exactly when platform is containerapps
+    monitoring: MonitoringConfig | None = None  # None: no workspace, shipper, rules or dashboard
 
 
 def load() -> AppConfig:
     """Read and validate the current stack's config (`pulumi config`)."""
     config = pulumi.Config()
+    retired = [key for key in RETIRED_KEYS if config.get(key) is not None]
+    if retired:
+        raise ConfigError(
+            f"config {', '.join(retired)} is no longer read: the traffic split lives in Azure and "
+            "only scripts/rollout.py moves it; remove it with "
+            + " and ".join(f"`pulumi config rm {key}`" for key in retired)
+        )
     raw = {key: config.get(key) for key in DEFAULTS}
     return parse(raw, project=pulumi.get_project(), stack=pulumi.get_stack(), env=os.environ)
 
@@ -218,12 +258,21 @@ def parse(
                 "Azure Container Apps pulls with the managed identity only (no secret anywhere); "
                 "registryAuth admin is a fallback for Azure Container Instances",
             )
+        if image is None and not registry_only:
+            raise ConfigError(
+                "config image is required with platform containerapps: it runs an image dev "
+                "built and smoke-tested, never a build of this checkout. scripts/rollout.py sets "
+                f"it for its run; `scripts/rollout.py status {stack}` prints the image that serves"
+            )
         cpu, memory_gb = _apps_cpu_memory(get("cpu"), get("memoryGb"))
         apps: ContainerAppsConfig | None = _apps(get)
     else:
         cpu = _decimal("cpu", get("cpu"), CPU_RANGE, "vCPU")
         memory_gb = _decimal("memoryGb", get("memoryGb"), MEMORY_GB_RANGE, "GB")
         apps = None
+    monitoring = _monitoring(get, platform)
+    if monitoring is not None:
+        _room_for_the_shipper(platform, cpu, memory_gb)
 
     return AppConfig(
         project=project,
@@ -246,7 +295,49 @@ def parse(
         image=image,
         registry_only=registry_only,
         apps=apps,
+        monitoring=monitoring,
     )
+
+
+def _monitoring(get: Callable[[str], str], platform: Platform) -> MonitoringConfig | None:
+    """Monitoring on or off (empty: the platform's default), and where alerts go."""
+    value = get("monitoring")
+    enabled = MONITORING_BY_PLATFORM[platform] if value == "" else _boolean("monitoring", value)
+    email, webhook = get("alertEmail") or None, get("alertWebhook") or None
+    if email is not None and not _EMAIL.match(email):
+        _fail("alertEmail", email, "expected one email address, e.g. oncall@example.com")
+    if webhook is not None and not _WEBHOOK.match(webhook):
+        # Never echo it: a webhook URL often carries its own token.
+        raise ConfigError(
+            "config alertWebhook is invalid: expected an https:// URL (set it with "
+            "`pulumi config set --secret alertWebhook <url>`)"
+        )
+    if not enabled:
+        for key, given in (("alertEmail", email), ("alertWebhook", webhook)):
+            if given is not None:
+                raise ConfigError(
+                    f"config {key} is set but monitoring is off on this stack: alerts need "
+                    "the Azure Monitor workspace (set monitoring to true, or remove the key)"
+                )
+        return None
+    return MonitoringConfig(alert_email=email, alert_webhook=webhook)
+
+
+def _room_for_the_shipper(platform: Platform, cpu: float, memory_gb: float) -> None:
+    """The shipper's container adds SHIPPER_CPU and SHIPPER_MEMORY_GB to each replica."""
+    total = (round(cpu + SHIPPER_CPU, 2), round(memory_gb + SHIPPER_MEMORY_GB, 2))
+    if platform == "containerapps":
+        fits = total in APPS_CPU_MEMORY
+        limit = "Azure Container Apps (Consumption) allows at most 2 vCPU and 4Gi per replica"
+    else:
+        fits = total[0] <= CPU_RANGE[1] and total[1] <= MEMORY_GB_RANGE[1]
+        limit = "Azure Container Instances allows at most 4 vCPU and 16 GB per group"
+    if not fits:
+        raise ConfigError(
+            f"config cpu={cpu:g}, memoryGb={memory_gb:g} leaves no room for the metrics shipper "
+            f"({SHIPPER_CPU:g} vCPU, {SHIPPER_MEMORY_GB:g} GB more): {limit}; lower cpu and "
+            "memoryGb, or set monitoring to false"
+        )
 
 
 def _apps_cpu_memory(cpu: str, memory: str) -> tuple[float, float]:
@@ -270,10 +361,6 @@ def _apps(get: Callable[[str], str]) -> ContainerAppsConfig:
     max_replicas = _integer("maxReplicas", get("maxReplicas"), (1, APPS_REPLICAS_RANGE[1]))
     if max_replicas < min_replicas:
         _fail("maxReplicas", str(max_replicas), f"must not be below minReplicas ({min_replicas})")
-    stable = get("stableRevision") or None
-    if stable is not None and (not _REVISION.match(stable) or "---" in stable):
-        _fail("stableRevision", stable, "expected a revision name, <app>--<suffix>")
-    rollback = _boolean("rollback", get("rollback"))
     rollout_id = get("rolloutId")
     if not _ROLLOUT_ID.match(rollout_id):
         _fail("rolloutId", rollout_id, "expected up to 64 letters, digits, '.', '_' or '-'")
@@ -283,11 +370,64 @@ def _apps(get: Callable[[str], str]) -> ContainerAppsConfig:
         concurrent_requests=_integer(
             "concurrentRequests", get("concurrentRequests"), CONCURRENT_REQUESTS_RANGE
         ),
-        canary_weight=_integer("canaryWeight", get("canaryWeight"), (0, 100)),
-        stable_revision=stable,
-        rollback=rollback,
         rollout_id=rollout_id,
+        rollout=rollout_policy(get),
     )
+
+
+def rollout_policy(get: Callable[[str], str]) -> RolloutPolicy:
+    """The rollout's steps, holds and gate thresholds (infra/rollout/policy.py says why)."""
+    try:
+        steps = policy.parse_steps(get("rolloutSteps"))
+    except ValueError as exc:
+        raise ConfigError(
+            f"config rolloutSteps={get('rolloutSteps')!r} is invalid: {exc}"
+        ) from None
+    hold = _integer("rolloutHoldSeconds", get("rolloutHoldSeconds"), (1, 3600))
+    max_hold = _integer("rolloutMaxHoldSeconds", get("rolloutMaxHoldSeconds"), (1, 3600))
+    if max_hold < hold:
+        _fail(
+            "rolloutMaxHoldSeconds", str(max_hold), f"must not be below rolloutHoldSeconds ({hold})"
+        )
+    judged = len([w for w in steps if 0 < w < 100])
+    if judged * max_hold > policy.MAX_TOTAL_HOLD_SECONDS:
+        _fail(
+            "rolloutMaxHoldSeconds",
+            str(max_hold),
+            f"{judged} judged steps x {max_hold} s is over {policy.MAX_TOTAL_HOLD_SECONDS} s: the "
+            "Azure CLI's tokens from the job's OIDC login last 60 to 90 minutes and cannot be "
+            "renewed (Azure/azure-cli#28708)",
+        )
+    gate = GateThresholds(
+        min_requests=_integer("gateMinRequests", get("gateMinRequests"), (1, 1_000_000)),
+        max_5xx_increase=_fraction("gateMax5xxIncrease", get("gateMax5xxIncrease")),
+        p95_ratio=_ratio("gateP95Ratio", get("gateP95Ratio")),
+        p95_slack_seconds=_integer("gateP95SlackMs", get("gateP95SlackMs"), (0, 60_000)) / 1000,
+        max_class_shift=_fraction("gateMaxClassShift", get("gateMaxClassShift")),
+    )
+    return RolloutPolicy(steps=steps, hold_seconds=hold, max_hold_seconds=max_hold, gate=gate)
+
+
+def _fraction(key: str, value: str) -> float:
+    """A share from 0 to 1, e.g. 0.01 for one percentage point."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0 <= number <= 1:
+        _fail(key, value, "expected a fraction from 0 to 1, e.g. 0.01 for one percentage point")
+    return number
+
+
+def _ratio(key: str, value: str) -> float:
+    """A factor of at least 1."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number >= 1):
+        _fail(key, value, "expected a factor of at least 1, e.g. 1.5")
+    return number
 
 
 def _fail(key: str, value: str, why: str) -> NoReturn:

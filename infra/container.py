@@ -12,6 +12,7 @@ from pulumi_azure_native import containerregistry
 
 from infra.config import AppConfig
 from infra.monitoring import LogWorkspace
+from infra.sidecar import Sidecar
 
 PORT: Final = 8000  # the service contract; the original opened 80 with nothing listening
 CONTAINER_NAME: Final = "api"
@@ -36,6 +37,7 @@ class ApiContainerArgs:
     image: pulumi.Input[str]
     tags: dict[str, str]
     logs: LogWorkspace | None = None  # where the container's output is kept after a restart
+    sidecar: Sidecar | None = None  # runs next to the service in the group (the shipper)
 
 
 def environment(cfg: AppConfig) -> dict[str, str]:
@@ -76,6 +78,21 @@ def diagnostics(logs: LogWorkspace | None) -> aci.ContainerGroupDiagnosticsArgs 
             workspace_resource_id=logs.workspace.id,
             log_type=aci.LogAnalyticsLogType.CONTAINER_INSTANCE_LOGS,
         )
+    )
+
+
+def sidecar_container(sidecar: Sidecar) -> aci.ContainerArgs:
+    """A second container of the group: it shares the group's localhost and exposes no port."""
+    return aci.ContainerArgs(
+        name=sidecar.name,
+        image=sidecar.image,
+        command=list(sidecar.command),
+        environment_variables=[
+            aci.EnvironmentVariableArgs(name=key, value=value) for key, value in sidecar.env.items()
+        ],
+        resources=aci.ResourceRequirementsArgs(
+            requests=aci.ResourceRequestsArgs(cpu=sidecar.cpu, memory_in_gb=sidecar.memory_gb)
+        ),
     )
 
 
@@ -148,7 +165,8 @@ class ApiContainerGroup(pulumi.ComponentResource):
                         failure_threshold=3,
                         timeout_seconds=5,
                     ),
-                )
+                ),
+                *([sidecar_container(args.sidecar)] if args.sidecar is not None else []),
             ],
             ip_address=aci.IpAddressArgs(
                 type=aci.ContainerGroupIpAddressType.PUBLIC,
@@ -160,8 +178,12 @@ class ApiContainerGroup(pulumi.ComponentResource):
             tags=args.tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                # The group pulls with the identity, so its grant must exist first.
-                depends_on=[args.pull_grant],
+                # The group pulls with the identity, so its grant must exist first, and the
+                # sidecar's needs (its image's cache rule, its publisher role) too.
+                depends_on=[
+                    args.pull_grant,
+                    *(args.sidecar.depends_on if args.sidecar is not None else ()),
+                ],
                 # The name is fixed (stable URL), so a replacement must delete first.
                 delete_before_replace=True,
                 hooks=pulumi.ResourceHookBinding(on_error=[retry]),

@@ -20,8 +20,13 @@ PLATFORM = "linux/amd64"  # what Azure Container Instances runs, whatever the bu
 
 
 def build_args(cfg: AppConfig, model_version: str) -> dict[str, str]:
-    """Build arguments: revision and model version, and the base image only when configured."""
-    args = {"REVISION": cfg.git_commit or "unknown", "MODEL_VERSION": model_version}
+    """Build arguments: revision, the model's version and name (the image's labels), and the
+    base image only when configured."""
+    args = {
+        "REVISION": cfg.git_commit or "unknown",
+        "MODEL_VERSION": model_version,
+        "MODEL_NAME": artifact.read_header(cfg.model_dir).model_name,
+    }
     if cfg.base_image:
         args["BASE_IMAGE"] = cfg.base_image
     return args

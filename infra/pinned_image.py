@@ -2,9 +2,11 @@
 
 This is how a model version is promoted or rolled back without a rebuild: every version the
 pipeline deployed is an image in the stack's registry, tagged with its model version and
-labelled with it by the Dockerfile (`banknote.model.version`). The stack output `model_version`
-is read from that label in the registry, through the digest, so it names what the container
-group really runs rather than what someone typed next to it.
+labelled with it by the Dockerfile (`mlops.model.version`, beside `mlops.model.name`; images
+built before the model spec carry `banknote.model.version`, which is read too, so they still
+deploy and roll back). The stack output `model_version` is read from that label in the
+registry, through the digest, so it names what the container group really runs rather than what
+someone typed next to it.
 """
 
 from __future__ import annotations
@@ -18,9 +20,15 @@ import contract
 from infra import acr_token, registry_read
 from infra.errors import ConfigError
 
-# Set from the MODEL_VERSION build argument in the Dockerfile's runtime stage (a test keeps the
-# two equal); images built by hand without it say "unknown".
-MODEL_VERSION_LABEL: Final = "banknote.model.version"
+# Set from the MODEL_VERSION and MODEL_NAME build arguments in the Dockerfile's runtime stage (a
+# test keeps them equal); images built by hand without them say "unknown". A label key is
+# namespaced, as Docker asks of tools' labels (docs.docker.com "Docker object labels", key format
+# recommendations).
+MODEL_VERSION_LABEL: Final = "mlops.model.version"
+MODEL_NAME_LABEL: Final = "mlops.model.name"
+# The key of the images built before the model spec: every one in a registry today. Read when
+# the new key is absent, so those versions still deploy and roll back.
+LEGACY_MODEL_VERSION_LABEL: Final = "banknote.model.version"
 
 # <registry host>/<repository>@sha256:<64 hex>. The host must be a DNS name with a dot (an ACR
 # login server), so a bare "banknote-api@sha256:..." cannot silently mean Docker Hub; the
@@ -74,8 +82,9 @@ def check_registry(image: ImageReference, registry_name: str) -> None:
 
 
 def read_model_version(image: ImageReference, tenant_id: str, aad_token: str) -> str:
-    """The image's `banknote.model.version` label, read from its registry; ConfigError if the
-    registry cannot be read or the image carries no valid model version."""
+    """The image's model version label (`mlops.model.version`, else the older
+    `banknote.model.version`), read from its registry; ConfigError if the registry cannot be
+    read or the image carries no valid model version."""
     try:
         refresh = acr_token.exchange(image.registry, tenant_id, aad_token)
         token = registry_read.pull_token(image.registry, image.repository, refresh)
@@ -88,7 +97,7 @@ def read_model_version(image: ImageReference, tenant_id: str, aad_token: str) ->
             ) from None
     except (registry_read.RegistryReadError, RuntimeError, OSError, ValueError) as error:
         raise ConfigError(f"cannot read the model version of image {image}: {error}") from None
-    version = labels.get(MODEL_VERSION_LABEL, "")
+    version = labels.get(MODEL_VERSION_LABEL) or labels.get(LEGACY_MODEL_VERSION_LABEL, "")
     if not _MODEL_VERSION.match(version) or version == "unknown":
         raise ConfigError(
             f"image {image} has no usable {MODEL_VERSION_LABEL} label ({version or 'none'!r}): "

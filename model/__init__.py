@@ -1,4 +1,4 @@
-"""Training side of the banknote classifier: data validation, training, evaluation, export.
+"""Training side: model specs, data validation, training, evaluation, export.
 
 Nothing here runs at import time; `python -m model --help` lists the commands.
 """

@@ -11,10 +11,10 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import joblib
 import sklearn
-from sklearn.pipeline import Pipeline
 
 import contract
 from contract import ONNX_FILE, PIPELINE_FILE, ArtifactMetadata
@@ -23,14 +23,14 @@ from model.errors import ArtifactError
 
 @dataclass(frozen=True)
 class Artifact:
-    """A verified artifact: the fitted pipeline and its metadata."""
+    """A verified artifact: the fitted classifier and its metadata."""
 
     path: Path
-    pipeline: Pipeline
+    pipeline: Any  # a fitted scikit-learn classifier
     metadata: ArtifactMetadata
 
 
-def dump_pipeline(pipeline: Pipeline) -> bytes:
+def dump_pipeline(pipeline: Any) -> bytes:
     """The pipeline as joblib bytes (hashed into the metadata before anything is written)."""
     buffer = io.BytesIO()
     joblib.dump(pipeline, buffer)
@@ -63,6 +63,6 @@ def load_artifact(model_dir: Path) -> Artifact:
         )
     # Unpickled from the bytes whose hash was just checked, not re-read from disk.
     pipeline = joblib.load(io.BytesIO(pipeline_bytes))
-    if not isinstance(pipeline, Pipeline):
-        raise ArtifactError(f"{model_dir / PIPELINE_FILE}: not a scikit-learn Pipeline")
+    if not hasattr(pipeline, "predict_proba") or not hasattr(pipeline, "classes_"):
+        raise ArtifactError(f"{model_dir / PIPELINE_FILE}: not a fitted scikit-learn classifier")
     return Artifact(model_dir, pipeline, metadata)

@@ -1,7 +1,9 @@
 """Offline batch scoring of a CSV file, streamed in chunks so memory stays bounded.
 
-Input: a CSV with a header row naming at least the four features (any order; other columns are
-carried through). Output: every input column plus `prediction`, `label`, `probability_forged`.
+Input: a CSV with a header row naming at least the model's features (any order, any case; other
+columns are carried through); the artifact's contract names them. Output: every input column
+plus `prediction`, `label` and `probability_<positive class>` (`probability_forged` for the
+banknote model).
 A row that cannot be scored (wrong field count, a value that is not a finite number) does not
 stop the run: it goes to a reject file with its line number and the reason, and every good row
 is still scored. The output is written to a temporary file and renamed at the end, so a crash
@@ -14,7 +16,7 @@ import csv
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,13 +24,16 @@ from typing import Any, TextIO
 import numpy as np
 from tqdm import tqdm
 
-from contract import CLASS_LABELS, CLASS_NAMES, FEATURES
+from contract import ModelContract
 from model.artifact import load_artifact
-from model.config import BATCH_CHUNK_ROWS, POSITIVE_CLASS
+from model.config import BATCH_CHUNK_ROWS
 from model.data import describe_bad_number, parse_finite, read_csv_rows
-from model.errors import DataError
+from model.errors import ArtifactError, DataError
 
-OUTPUT_COLUMNS = ("prediction", "label", "probability_forged")
+
+def output_columns(model: ModelContract) -> tuple[str, str, str]:
+    """The columns scoring appends to each row."""
+    return ("prediction", "label", model.signature().probability_field)
 
 
 @dataclass(frozen=True)
@@ -44,23 +49,25 @@ def default_rejects_path(output: Path) -> Path:
     return output.with_name(output.stem + ".rejects.csv")
 
 
-def _feature_positions(header: list[str], path: Path) -> list[int]:
+def _feature_positions(header: list[str], features: Sequence[str], path: Path) -> list[int]:
     names = [name.strip().lower() for name in header]
-    missing = [feature for feature in FEATURES if feature not in names]
+    missing = [feature for feature in features if feature.lower() not in names]
     if missing:
         raise DataError(
-            f"{path}:1: header must name the columns {', '.join(FEATURES)}; "
+            f"{path}:1: header must name the columns {', '.join(features)}; "
             f"missing {', '.join(missing)} (found {','.join(header)!r})"
         )
-    return [names.index(feature) for feature in FEATURES]
+    return [names.index(feature.lower()) for feature in features]
 
 
-def _parse_row(fields: list[str], width: int, positions: list[int]) -> list[float] | str:
-    """The four feature values, or the reason the row is rejected."""
+def _parse_row(
+    fields: list[str], width: int, features: Sequence[str], positions: list[int]
+) -> list[float] | str:
+    """The feature values, or the reason the row is rejected."""
     if len(fields) != width:
         return f"expected {width} fields, found {len(fields)}"
     values = []
-    for feature, position in zip(FEATURES, positions, strict=True):
+    for feature, position in zip(features, positions, strict=True):
         value = parse_finite(fields[position])
         if value is None:
             return f"column {feature!r} {describe_bad_number(fields[position])}"
@@ -93,6 +100,7 @@ class _RejectWriter:
 def _chunks(
     rows: Iterator[tuple[int, list[str]]],
     width: int,
+    features: Sequence[str],
     positions: list[int],
     rejects: _RejectWriter,
     chunk_rows: int,
@@ -103,7 +111,7 @@ def _chunks(
     for line, fields in rows:
         if not fields:  # blank lines carry no data and are not rejects
             continue
-        parsed = _parse_row(fields, width, positions)
+        parsed = _parse_row(fields, width, features, positions)
         if isinstance(parsed, str):
             rejects.write(line, parsed, fields)
             continue
@@ -124,8 +132,14 @@ def score_csv(
     chunk_rows: int = BATCH_CHUNK_ROWS,
 ) -> BatchReport:
     """Score `input_path` with the artifact in `model_dir`; write `output_path`."""
-    pipeline = load_artifact(model_dir).pipeline
-    forged_column = list(pipeline.classes_).index(POSITIVE_CLASS)
+    artifact = load_artifact(model_dir)
+    pipeline, model = artifact.pipeline, artifact.metadata.contract
+    signature = model.signature()
+    if list(pipeline.classes_) != [c.value for c in model.classes]:
+        raise ArtifactError(f"{model_dir}: the model's classes are not its contract's")
+    features = model.feature_names
+    names = [c.name for c in model.classes]
+    labels = [c.label for c in model.classes]
     rejects = _RejectWriter(rejects_path or default_rejects_path(output_path))
     rejects.path.unlink(missing_ok=True)  # a stale reject file would describe another run
 
@@ -134,7 +148,7 @@ def score_csv(
     if first is None:
         raise DataError(f"{input_path}: file is empty (expected a header row)")
     header = first[1]
-    positions = _feature_positions(header, input_path)
+    positions = _feature_positions(header, features, input_path)
 
     output_path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
@@ -147,17 +161,16 @@ def score_csv(
             tqdm(unit=" rows", disable=not sys.stdout.isatty(), file=sys.stdout) as progress,
         ):
             writer = csv.writer(sink)
-            writer.writerow([*header, *OUTPUT_COLUMNS])
-            for kept, values in _chunks(rows, len(header), positions, rejects, chunk_rows):
+            writer.writerow([*header, *output_columns(model)])
+            chunks = _chunks(rows, len(header), features, positions, rejects, chunk_rows)
+            for kept, values in chunks:
                 probabilities = pipeline.predict_proba(np.asarray(values, dtype=np.float64))
-                # CalibratedClassifierCV predicts the argmax of its probabilities: one model call.
-                predictions = pipeline.classes_[probabilities.argmax(axis=1)]
-                for fields, predicted, probability in zip(
-                    kept, predictions, probabilities[:, forged_column], strict=True
-                ):
-                    writer.writerow(
-                        [*fields, CLASS_NAMES[predicted], CLASS_LABELS[predicted], probability]
-                    )
+                # The label is the argmax of the probabilities, as the service answers
+                # (api/predictor.py): one model call, not two.
+                predicted = probabilities.argmax(axis=1)
+                positive = probabilities[:, signature.positive_index]
+                for fields, index, probability in zip(kept, predicted, positive, strict=True):
+                    writer.writerow([*fields, names[index], labels[index], probability])
                 scored += len(kept)
                 progress.update(len(kept))
         os.replace(temporary, output_path)

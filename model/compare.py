@@ -1,7 +1,9 @@
 """Champion vs challenger: both served models scored on the same holdout rows, then judged.
 
 Only accuracy and log loss decide (tolerances in `CompareConfig`); ROC AUC, Brier score and the
-confusion matrices are reported beside them for the reviewer.
+confusion matrices are reported beside them for the reviewer. Two models whose signatures differ
+(name, features, classes or positive class) cannot be scored on the same rows: that is a new
+model contract, reported as such (`NewContract`) and never scored.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from contract import Signature
 from model.config import CompareConfig, TrainConfig
 from model.data import load_dataset
 from model.evaluate import classification_metrics
 from model.served import ServedModel
+from model.spec import ModelSpec
 from model.train import split_dataset
 
 # What the report shows for each model, in this order.
@@ -41,13 +45,14 @@ class Holdout:
 
 @dataclass(frozen=True)
 class Scored:
-    """One model's identity and its metrics on the holdout."""
+    """One model's identity, its metrics on the holdout, and its P(positive) for each row."""
 
     role: str
     model_version: str
     format_version: int
     source: str
     metrics: dict[str, Any]
+    positive: npt.NDArray[np.float64]  # what the comparison figure and chart draw
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class Comparison:
     champion: Scored
     challenger: Scored
     holdout: Holdout
+    signature: Signature  # both models'
     tolerances: CompareConfig
     reasons: dict[str, str]  # metric -> why the challenger fails on it
     accepted: bool
@@ -100,6 +106,20 @@ class Comparison:
         }
 
 
+def comparison_png(comparison: Comparison) -> bytes:
+    """Both models' ROC and calibration curves on the holdout rows, as one PNG."""
+    from model.figures import Scores, comparison_figure  # matplotlib: only when drawing
+
+    positive = comparison.signature.positive
+    labels = (comparison.holdout.labels == positive.value).astype(np.int64)
+    champion, challenger = comparison.champion, comparison.challenger
+    return comparison_figure(
+        Scores(f"champion {champion.model_version}", labels, champion.positive),
+        Scores(f"challenger {challenger.model_version}", labels, challenger.positive),
+        positive.name,
+    )
+
+
 def _side(scored: Scored) -> dict[str, Any]:
     return {
         "model_version": scored.model_version,
@@ -112,11 +132,63 @@ def _side(scored: Scored) -> dict[str, Any]:
     }
 
 
-def holdout_rows(data_path: Path, seed: int, test_size: float) -> Holdout:
-    """The holdout split of `data_path`: training's deduplication, stratification and seed."""
-    dataset = load_dataset(data_path)
+@dataclass(frozen=True)
+class NewContract:
+    """Two models that cannot be compared: their signatures differ."""
+
+    champion: ServedModel
+    challenger: ServedModel
+    differences: dict[str, tuple[str, str]]  # what: (champion's, challenger's)
+    accepted: bool
+
+    @property
+    def verdict(self) -> str:
+        """ "new contract" or "new contract accepted"."""
+        return "new contract accepted" if self.accepted else "new contract"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready report, shaped like `Comparison.to_dict` where the two overlap."""
+        return {
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "verdict": self.verdict,
+            "regression": False,
+            "accepted": self.accepted,
+            "reasons": [
+                f"new model contract: {what} {old!r} vs {new!r}"
+                for what, (old, new) in self.differences.items()
+            ],
+            "differences": {
+                what: {"champion": old, "challenger": new}
+                for what, (old, new) in self.differences.items()
+            },
+            "champion": _identity(self.champion),
+            "challenger": _identity(self.challenger),
+        }
+
+
+def _identity(model: ServedModel) -> dict[str, Any]:
+    return {
+        "model_version": model.model_version,
+        "format_version": model.format_version,
+        "source": model.source,
+        "signature": model.signature.model_dump(),
+    }
+
+
+def new_contract(
+    champion: ServedModel, challenger: ServedModel, accepted: bool = False
+) -> NewContract | None:
+    """The differences between the two models' signatures, or None when they can be compared."""
+    differences = champion.signature.differences(challenger.signature)
+    return NewContract(champion, challenger, differences, accepted) if differences else None
+
+
+def holdout_rows(spec: ModelSpec, seed: int, test_size: float, data: Path | None = None) -> Holdout:
+    """The holdout split of the spec's data (or `data`, same layout): training's deduplication,
+    stratification and seed."""
+    dataset = load_dataset(spec, data)
     split = split_dataset(dataset, replace(TrainConfig(), seed=seed, test_size=test_size))
-    return Holdout(split.x_test, split.y_test, data_path.name, dataset.sha256, seed, test_size)
+    return Holdout(split.x_test, split.y_test, dataset.path.name, dataset.sha256, seed, test_size)
 
 
 def regression_reasons(
@@ -142,9 +214,11 @@ def regression_reasons(
 
 def score(model: ServedModel, role: str, holdout: Holdout) -> Scored:
     """`model`'s metrics on the holdout, computed from what model.onnx answers."""
-    labels, p_forged = model.predict(holdout.features)
-    metrics = classification_metrics(holdout.labels, labels, p_forged)
-    return Scored(role, model.model_version, model.format_version, model.source, metrics)
+    labels, p_positive = model.predict(holdout.features)
+    metrics = classification_metrics(holdout.labels, labels, p_positive, model.signature)
+    return Scored(
+        role, model.model_version, model.format_version, model.source, metrics, p_positive
+    )
 
 
 def compare_models(
@@ -154,10 +228,18 @@ def compare_models(
     tolerances: CompareConfig,
     accept_regression: bool = False,
 ) -> Comparison:
-    """Score both models on the same rows and judge the challenger."""
+    """Score both models on the same rows and judge the challenger (same signatures only)."""
+    if champion.signature != challenger.signature:
+        raise ValueError("models with different signatures cannot be compared (new_contract)")
     scored_champion = score(champion, "champion", holdout)
     scored_challenger = score(challenger, "challenger", holdout)
     reasons = regression_reasons(scored_champion.metrics, scored_challenger.metrics, tolerances)
     return Comparison(
-        scored_champion, scored_challenger, holdout, tolerances, reasons, accept_regression
+        scored_champion,
+        scored_challenger,
+        holdout,
+        challenger.signature,
+        tolerances,
+        reasons,
+        accept_regression,
     )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
-from model.compare import REPORTED_METRICS, Comparison, Scored
+import numpy as np
+
+from model.compare import REPORTED_METRICS, Comparison, NewContract, Scored
+
+# False positive rates at which the Markdown chart shows each model's true positive rate.
+CHART_RATES: Final = tuple(round(0.1 * step, 1) for step in range(11))
 
 TITLES = {"accuracy": "accuracy", "roc_auc": "ROC AUC", "log_loss": "log loss", "brier": "Brier"}
 
@@ -68,13 +73,49 @@ def render_text(comparison: Comparison) -> str:
     for title, champion, challenger, change, mark in _rows(comparison):
         row = f"  {title:<10}  {champion:>10}  {challenger:>10}  {change:>8}  {mark}"
         lines.append(row.rstrip())
-    lines.append(
-        "  confusion matrices (rows: true genuine, forged; columns: predicted genuine, forged)"
-    )
+    names = ", ".join(c.name for c in comparison.signature.classes)
+    lines.append(f"  confusion matrices (rows: true {names}; columns: predicted {names})")
     lines.append(f"    champion    {comparison.champion.metrics['confusion_matrix']}")
     lines.append(f"    challenger  {comparison.challenger.metrics['confusion_matrix']}")
     lines.append(_verdict_line(comparison))
     return "\n".join(lines) + "\n"
+
+
+def _true_positive_rates(comparison: Comparison, scored: Scored) -> list[float]:
+    """The ROC curve read at CHART_RATES: the best true positive rate at or below each rate."""
+    from model.figures import Scores, roc_points
+
+    labels = (comparison.holdout.labels == comparison.signature.positive_class).astype(np.int64)
+    false_positive, true_positive = roc_points(Scores(scored.role, labels, scored.positive))
+    at = np.searchsorted(false_positive, CHART_RATES, side="right") - 1
+    return [float(true_positive[index]) for index in at]
+
+
+def roc_chart(comparison: Comparison) -> list[str]:
+    """Both ROC curves as a Mermaid chart, which GitHub draws in Markdown; none for one class.
+
+    A job summary or a PR comment cannot show the comparison PNG itself (GitHub strips data:
+    URIs from Markdown images, and an artifact URL needs a signed-in browser), so the chart
+    redraws its left half from the same numbers. Bars and a line tell the models apart: a
+    Mermaid xychart has no legend (mermaid-js/mermaid#5292).
+    """
+    if len(np.unique(comparison.holdout.labels)) < 2:
+        return []
+
+    def values(scored: Scored) -> str:
+        return ", ".join(f"{rate:.3f}" for rate in _true_positive_rates(comparison, scored))
+
+    positive = comparison.signature.positive.name
+    return [
+        "```mermaid",
+        "xychart-beta",
+        '    title "ROC on the holdout rows: bars champion, line challenger"',
+        f'    x-axis "false positive rate" [{", ".join(f"{r:g}" for r in CHART_RATES)}]',
+        f'    y-axis "true positive rate ({positive})" 0 --> 1',
+        f"    bar [{values(comparison.champion)}]",
+        f"    line [{values(comparison.challenger)}]",
+        "```",
+    ]
 
 
 def render_markdown(comparison: Comparison) -> str:
@@ -93,12 +134,16 @@ def render_markdown(comparison: Comparison) -> str:
     for title, old, new, change, mark in _rows(comparison):
         flagged = f"**{change}** (worse beyond tolerance)" if mark else change
         lines.append(f"| {title} | {old} | {new} | {flagged} |")
+    names = ", ".join(c.name for c in comparison.signature.classes)
     lines.append(
-        "| confusion matrix (rows: true genuine, forged; columns: predicted) | "
+        f"| confusion matrix (rows: true {names}; columns: predicted) | "
         f"{champion.metrics['confusion_matrix']} | {challenger.metrics['confusion_matrix']} | |"
     )
     tolerances = comparison.tolerances
     allowance = tolerances.log_loss_allowance(champion.metrics["log_loss"])
+    chart = roc_chart(comparison)
+    if chart:
+        lines += ["", *chart]
     lines += [
         "",
         f"Rule: the challenger fails when its accuracy is more than "
@@ -107,5 +152,59 @@ def render_markdown(comparison: Comparison) -> str:
         f"{tolerances.max_log_loss_increase_ratio:.0%} of the champion's).",
         "",
         f"**{_verdict_line(comparison).replace('verdict: ', 'Verdict: ', 1)}**",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+NEW_CONTRACT = "new model contract: no comparison possible"
+
+
+def _contract_identity(role: str, report: NewContract) -> str:
+    model = report.champion if role == "champion" else report.challenger
+    return f"{model.model_version} (format {model.format_version}, {model.source})"
+
+
+def _new_contract_verdict(report: NewContract) -> str:
+    if report.accepted:
+        return f"verdict: {NEW_CONTRACT}; accepted on purpose"
+    return f"verdict: {NEW_CONTRACT}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_new_contract_text(report: NewContract) -> str:
+    """Why two models cannot be compared, for a terminal."""
+    lines = [
+        f"champion    {_contract_identity('champion', report)}",
+        f"challenger  {_contract_identity('challenger', report)}",
+        "the two models take or answer different things:",
+        *(
+            f"  {what:<15} champion: {old}\n  {'':<15} challenger: {new}"
+            for what, (old, new) in report.differences.items()
+        ),
+        _new_contract_verdict(report),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_new_contract_markdown(report: NewContract) -> str:
+    """The same in Markdown, for a job summary or a pull-request comment."""
+    lines = [
+        "### Champion vs challenger",
+        "",
+        f"The challenger `{report.challenger.model_version}` has a new model contract: "
+        f"it cannot be scored on the champion `{report.champion.model_version}`'s rows, "
+        "so no comparison is possible.",
+        "",
+        "| | champion | challenger |",
+        "| --- | --- | --- |",
+        *(
+            f"| {what} | {_cell(old)} | {_cell(new)} |"
+            for what, (old, new) in report.differences.items()
+        ),
+        "",
+        f"**{_new_contract_verdict(report).replace('verdict: ', 'Verdict: ', 1)}**",
     ]
     return "\n".join(lines) + "\n"

@@ -1,4 +1,8 @@
-"""Every path, name, seed and threshold the training side uses, in one place."""
+"""Every path, seed and setting the training side uses, in one place.
+
+What is specific to one model (its data, features, classes, estimator and quality gate) is in
+its spec (model/specs/*.toml, read by model/spec.py); what follows is the same for every model.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from contract import FORGED
-
 PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
-DATA_PATH: Final = PROJECT_ROOT / "data" / "data_banknote_authentication.txt"
+# The project's model: what `make train`, `make run` and the pipeline train when no --spec is
+# given. To make another model the project's, point this at its spec
+# (docs/adapt-your-model.md, "Make it the project's model").
+DEFAULT_SPEC: Final = PROJECT_ROOT / "model" / "specs" / "banknote.toml"
 ARTIFACT_DIR: Final = PROJECT_ROOT / "artifacts" / "model"
-
-# The features, classes, file names and metadata format are the artifact contract's
-# (contract/), shared with the API and the Pulumi program; what follows is training's own.
-
-# The UCI file's last column: the class value.
-TARGET: Final = "class"
-# Precision, recall and F1 are reported for "forged" unless per class.
-POSITIVE_CLASS: Final = FORGED.value
 
 # Opsets every onnxruntime of the last few years runs; pinned so the export does not drift.
 ONNX_TARGET_OPSET: Final = {"": 17, "ai.onnx.ml": 3}
@@ -29,26 +26,20 @@ BATCH_CHUNK_ROWS: Final = 50_000
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyperparameter search, evaluation and quality-gate settings for one training run."""
+    """How one training run splits, searches and evaluates (the same for every model)."""
 
     seed: int = 42
     test_size: float = 0.2
     search_folds: int = 5
-    calibration_folds: int = 5
     cv_folds: int = 10
-    # A deliberately small grid: the classes are almost separable after scaling.
-    c_grid: tuple[float, ...] = (1.0, 10.0, 100.0)
-    gamma_grid: tuple[float | str, ...] = ("scale", 0.1, 0.5, 1.0)
     min_rows_per_class: int = 50
-    min_accuracy: float = 0.99
-    min_roc_auc: float = 0.995
 
 
 @dataclass(frozen=True)
 class CompareConfig:
     """How much worse than the champion a challenger may score on the same rows.
 
-    Accuracy moves in steps of one row (1/270 on the default holdout), so 0.005 forgives one
+    Accuracy moves in steps of one row (1/270 on the banknote holdout), so 0.005 forgives one
     row and not two. Log loss of a near-perfect champion is tiny, so a relative margin alone
     would refuse noise: the allowance is the larger of an absolute and a relative one.
     """

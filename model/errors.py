@@ -7,6 +7,10 @@ class ModelError(Exception):
     exit_code = 1
 
 
+class SpecError(ModelError):
+    """A model spec is missing or breaks a rule; the message names the file and the key."""
+
+
 class DataError(ModelError):
     """A data file is missing or malformed; the message names the file and line."""
 
@@ -29,3 +33,10 @@ class RegressionError(ModelError):
     """The challenger scored worse than the champion beyond the comparison's tolerances."""
 
     exit_code = 4
+
+
+class NewContractError(ModelError):
+    """The challenger's contract (name, features, classes) is not the champion's: the two
+    cannot be scored on the same rows, so no comparison is possible."""
+
+    exit_code = 5

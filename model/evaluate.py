@@ -20,100 +20,124 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 from sklearn.model_selection import StratifiedKFold, cross_validate
-from sklearn.pipeline import Pipeline
 
-from contract import CLASS_NAMES
-from model.config import POSITIVE_CLASS, TrainConfig
-
-CLASS_VALUES = sorted(CLASS_NAMES)
+from contract import Signature
+from model.config import TrainConfig
+from model.spec import GateSpec
 
 
 def classification_metrics(
     y_true: npt.NDArray[np.int64],
     y_pred: npt.NDArray[np.int64],
-    p_forged: npt.NDArray[np.float64],
+    p_positive: npt.NDArray[np.float64],
+    signature: Signature,
 ) -> dict[str, Any]:
-    """Overall and per-class metrics; precision/recall/F1 overall are for class "forged"."""
+    """Overall and per-class metrics; precision/recall/F1 overall are for the positive class."""
+    values = [c.value for c in signature.classes]
+    positive = signature.positive_class
     precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=CLASS_VALUES, zero_division=0
+        y_true, y_pred, labels=values, zero_division=0
     )
     return {
         "rows": len(y_true),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "precision": float(
-            precision_score(y_true, y_pred, pos_label=POSITIVE_CLASS, zero_division=0)
-        ),
-        "recall": float(recall_score(y_true, y_pred, pos_label=POSITIVE_CLASS, zero_division=0)),
-        "f1": float(f1_score(y_true, y_pred, pos_label=POSITIVE_CLASS, zero_division=0)),
-        "roc_auc": _roc_auc(y_true, p_forged),
-        "log_loss": float(log_loss(y_true, p_forged, labels=CLASS_VALUES)),
-        "brier": float(brier_score_loss(y_true, p_forged, pos_label=POSITIVE_CLASS)),
-        # rows: true class, columns: predicted class, both in CLASS_VALUES order
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=CLASS_VALUES).tolist(),
+        "precision": float(precision_score(y_true, y_pred, pos_label=positive, zero_division=0)),
+        "recall": float(recall_score(y_true, y_pred, pos_label=positive, zero_division=0)),
+        "f1": float(f1_score(y_true, y_pred, pos_label=positive, zero_division=0)),
+        "roc_auc": _roc_auc(y_true, p_positive, positive),
+        # log_loss reads its probabilities as P(the larger label): P(positive) when that is it.
+        "log_loss": float(log_loss(y_true, _p_larger(p_positive, signature), labels=values)),
+        "brier": float(brier_score_loss(y_true, p_positive, pos_label=positive)),
+        # rows: true class, columns: predicted class, both in class-value order
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=values).tolist(),
         "per_class": {
-            CLASS_NAMES[value]: {
+            c.name: {
                 "precision": float(precision[i]),
                 "recall": float(recall[i]),
                 "f1": float(f1[i]),
                 "support": int(support[i]),
             }
-            for i, value in enumerate(CLASS_VALUES)
+            for i, c in enumerate(signature.classes)
         },
     }
 
 
-def _roc_auc(y_true: npt.NDArray[np.int64], p_forged: npt.NDArray[np.float64]) -> float | None:
+def _p_larger(p_positive: npt.NDArray[np.float64], signature: Signature) -> npt.NDArray[np.float64]:
+    return p_positive if signature.positive_index == 1 else 1.0 - p_positive
+
+
+def _roc_auc(
+    y_true: npt.NDArray[np.int64], p_positive: npt.NDArray[np.float64], positive: int
+) -> float | None:
     # Undefined when only one class is present (e.g. a one-class evaluation file).
     if len(np.unique(y_true)) < 2:
         return None
-    return float(roc_auc_score(y_true, p_forged))
+    return float(roc_auc_score(y_true == positive, p_positive))
+
+
+def positive_probabilities(
+    model: Any, features: npt.NDArray[np.float64], signature: Signature
+) -> npt.NDArray[np.float64]:
+    """P(positive class) for each row, from a fitted classifier."""
+    probabilities = model.predict_proba(features)
+    column = list(model.classes_).index(signature.positive_class)
+    return np.asarray(probabilities[:, column], dtype=np.float64)
 
 
 def evaluate(
-    pipeline: Pipeline, features: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]
+    model: Any,
+    features: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    signature: Signature,
 ) -> dict[str, Any]:
-    """Score a fitted pipeline on labelled rows."""
-    probabilities = pipeline.predict_proba(features)
-    p_forged = probabilities[:, list(pipeline.classes_).index(POSITIVE_CLASS)]
-    return classification_metrics(labels, pipeline.predict(features), p_forged)
+    """Score a fitted classifier on labelled rows."""
+    p_positive = positive_probabilities(model, features, signature)
+    return classification_metrics(labels, model.predict(features), p_positive, signature)
 
 
 def cross_validation(
-    pipeline: Pipeline,
+    model: Any,
     features: npt.NDArray[np.float64],
     labels: npt.NDArray[np.int64],
+    signature: Signature,
     config: TrainConfig,
 ) -> dict[str, Any]:
     """Stratified k-fold CV of an unfitted copy of `pipeline`: mean and std of each score."""
+    positive = signature.positive_class
     scoring: dict[str, Any] = {
         "accuracy": "accuracy",
         # zero_division=0: a degenerate fold scores 0 instead of warning (tests treat warnings as
         # errors, and the gate must be able to judge hopeless models such as shuffled labels).
-        "precision": make_scorer(precision_score, zero_division=0),
-        "recall": make_scorer(recall_score, zero_division=0),
-        "f1": make_scorer(f1_score, zero_division=0),
+        "precision": make_scorer(precision_score, pos_label=positive, zero_division=0),
+        "recall": make_scorer(recall_score, pos_label=positive, zero_division=0),
+        "f1": make_scorer(f1_score, pos_label=positive, zero_division=0),
         "roc_auc": "roc_auc",
         "log_loss": "neg_log_loss",
-        "brier": "neg_brier_score",
+        "brier": make_scorer(
+            brier_score_loss,
+            response_method="predict_proba",
+            greater_is_better=False,
+            pos_label=positive,
+        ),
     }
     folds = StratifiedKFold(n_splits=config.cv_folds, shuffle=True, random_state=config.seed)
-    scores = cross_validate(clone(pipeline), features, labels, cv=folds, scoring=scoring)
+    scores = cross_validate(clone(model), features, labels, cv=folds, scoring=scoring)
     result: dict[str, Any] = {"folds": config.cv_folds}
-    for name, scorer in scoring.items():
+    for name in scoring:
         values = scores[f"test_{name}"]
-        if isinstance(scorer, str) and scorer.startswith("neg_"):
+        if name in ("log_loss", "brier"):  # scored negated: greater is better for the search
             values = -values
         result[name] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
     return result
 
 
-def check_quality_gate(holdout: dict[str, Any], config: TrainConfig) -> list[str]:
-    """The reasons the holdout metrics fail the gate (empty when they pass)."""
+def check_quality_gate(holdout: dict[str, Any], gate: GateSpec) -> list[str]:
+    """The reasons the holdout metrics fail the spec's gate (empty when they pass)."""
     failures = []
-    if holdout["accuracy"] < config.min_accuracy:
-        failures.append(f"holdout accuracy {holdout['accuracy']:.4f} < {config.min_accuracy}")
+    if holdout["accuracy"] < gate.min_accuracy:
+        failures.append(f"holdout accuracy {holdout['accuracy']:.4f} < {gate.min_accuracy}")
     roc_auc = holdout["roc_auc"]
-    if roc_auc is None or roc_auc < config.min_roc_auc:
+    if roc_auc is None or roc_auc < gate.min_roc_auc:
         shown = "undefined" if roc_auc is None else f"{roc_auc:.4f}"
-        failures.append(f"holdout ROC AUC {shown} < {config.min_roc_auc}")
+        failures.append(f"holdout ROC AUC {shown} < {gate.min_roc_auc}")
     return failures

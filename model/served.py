@@ -16,7 +16,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 import contract
-from contract import FORGED, ONNX_FILE, ArtifactCore
+from contract import ONNX_FILE, ArtifactCore, Signature
 from model.errors import ArtifactError
 from model.export import onnx_session
 
@@ -28,6 +28,7 @@ class ServedModel:
     source: str
     model_version: str
     format_version: int
+    signature: Signature
     hyperparameters: dict[str, Any]
     session: ort.InferenceSession
     input_name: str
@@ -37,13 +38,13 @@ class ServedModel:
     def predict(
         self, features: npt.NDArray[np.float64]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """Labels and P(forged) for an [N, 4] array, as the service computes them."""
+        """Labels and P(positive class) for an [N, features] array, as the service computes them."""
         labels, probabilities = self.session.run(
             [self.label_output, self.probability_output],
             {self.input_name: features.astype(np.float32)},
         )
-        p_forged = probabilities[:, FORGED.value].astype(np.float64)
-        return np.asarray(labels, dtype=np.int64), p_forged
+        p_positive = probabilities[:, self.signature.positive_index].astype(np.float64)
+        return np.asarray(labels, dtype=np.int64), p_positive
 
 
 def load_served(model_dir: Path) -> ServedModel:
@@ -78,6 +79,7 @@ def served_from_onnx(onnx_bytes: bytes, core: ArtifactCore, source: str) -> Serv
         source=source,
         model_version=core.model_version,
         format_version=core.format_version,
+        signature=core.contract,
         hyperparameters=core.hyperparameters,
         session=session,
         input_name=core.onnx.input,

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
-from contract import FEATURES, QUANTILE_KEYS, QUANTILE_LEVELS, FeatureStats, FeatureStatsBlock
+from contract import QUANTILE_KEYS, QUANTILE_LEVELS, FeatureStats, FeatureStatsBlock
 
 SOURCE = "training split (exact duplicates removed), the rows the model was fitted on"
 
 
-def feature_stats(x_train: npt.NDArray[np.float64]) -> FeatureStatsBlock:
-    """Min, max and the contract's quantiles of each feature column of `x_train`."""
+def feature_stats(x_train: npt.NDArray[np.float64], names: Sequence[str]) -> FeatureStatsBlock:
+    """Min, max and the contract's quantiles of each feature column of `x_train` (`names`)."""
     # Linear interpolation (numpy's default): quantiles stay ordered and inside [min, max].
     quantiles = np.quantile(x_train, QUANTILE_LEVELS, axis=0)
     return FeatureStatsBlock(
@@ -26,6 +28,6 @@ def feature_stats(x_train: npt.NDArray[np.float64]) -> FeatureStatsBlock:
                     for key, value in zip(QUANTILE_KEYS, quantiles[:, column], strict=True)
                 },
             )
-            for column, name in enumerate(FEATURES)
+            for column, name in enumerate(names)
         },
     )

@@ -1,7 +1,8 @@
-"""Fit the classifier: deduplicate, split, search C and gamma, fit the whole pipeline.
+"""Fit the classifier: deduplicate, split, grid-search the spec's estimator, refit the best.
 
-The scaler lives inside the pipeline that is persisted, so the scaling learnt here is the
-scaling applied at prediction time (the original project saved the SVM without its scaler).
+The estimator comes from the spec's factory (model/estimators.py has the banknote one) and is
+persisted whole, so any scaling inside it is the scaling applied at prediction time (the
+original project saved the SVM without its scaler).
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
 
 from model.config import TrainConfig
 from model.data import Dataset
+from model.spec import Factory
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -37,25 +35,12 @@ class Split:
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """The refitted best pipeline and how it was chosen."""
+    """The refitted best estimator and how it was chosen."""
 
-    pipeline: Pipeline
+    pipeline: Any  # a fitted scikit-learn classifier (predict, predict_proba, classes_)
+    param_grid: Any  # what was searched, as the factory gave it
     best_params: dict[str, Any]
     search_score: float
-
-
-def build_pipeline(config: TrainConfig, c: float = 1.0, gamma: float | str = "scale") -> Pipeline:
-    """StandardScaler then an RBF SVC whose scores are calibrated into probabilities.
-
-    `SVC(probability=True)` is deprecated in scikit-learn 1.9; a sigmoid calibration fitted by
-    cross-validation (`ensemble=False`: one SVC refitted on all rows) is the supported path.
-    """
-    svc = SVC(kernel="rbf", C=c, gamma=gamma, random_state=config.seed)
-    calibration_cv = StratifiedKFold(
-        n_splits=config.calibration_folds, shuffle=True, random_state=config.seed
-    )
-    classifier = CalibratedClassifierCV(svc, method="sigmoid", cv=calibration_cv, ensemble=False)
-    return Pipeline([("scaler", StandardScaler()), ("classifier", classifier)])
 
 
 def split_dataset(dataset: Dataset, config: TrainConfig) -> Split:
@@ -78,19 +63,18 @@ def split_dataset(dataset: Dataset, config: TrainConfig) -> Split:
     return Split(x_train, y_train, x_test, y_test, duplicates_removed=dataset.rows - len(keep))
 
 
-def fit(split: Split, config: TrainConfig) -> TrainedModel:
-    """Grid-search C and gamma by stratified CV on the training part, refit the best."""
+def fit(split: Split, factory: Factory, config: TrainConfig) -> TrainedModel:
+    """Grid-search the factory's estimator by stratified CV on the training part; refit the best."""
+    estimator, param_grid = factory(config.seed)
     search = GridSearchCV(
-        build_pipeline(config),
-        param_grid={
-            "classifier__estimator__C": list(config.c_grid),
-            "classifier__estimator__gamma": list(config.gamma_grid),
-        },
-        scoring="neg_log_loss",  # accuracy ties at 1.0 for most of the grid; log loss does not
+        estimator,
+        param_grid=param_grid,
+        scoring="neg_log_loss",  # accuracy ties at 1.0 for most grids here; log loss does not
         cv=StratifiedKFold(n_splits=config.search_folds, shuffle=True, random_state=config.seed),
         n_jobs=1,
         refit=True,
     )
     search.fit(split.x_train, split.y_train)
-    best = {key.rsplit("__", 1)[-1]: value for key, value in search.best_params_.items()}
-    return TrainedModel(search.best_estimator_, best, float(search.best_score_))
+    return TrainedModel(
+        search.best_estimator_, param_grid, dict(search.best_params_), float(search.best_score_)
+    )

@@ -146,17 +146,22 @@ def github_output(name: str, value: str) -> None:
             out.write(f"{name}={value}\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return the exit code."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this script."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     find = commands.add_parser("resolve", help="print the digest reference of a model version")
-    find.add_argument("--stack", required=True)
-    find.add_argument("--version", required=True)
+    find.add_argument("--stack", required=True, help="the app stack whose registry to search")
+    find.add_argument("--version", required=True, help="the model version the image is tagged with")
     copy = commands.add_parser("extract", help="copy the served model out of an image")
-    copy.add_argument("image")
-    copy.add_argument("out_dir", type=Path)
-    args = parser.parse_args(argv)
+    copy.add_argument("image", help="image reference, e.g. <registry>/<repository>@sha256:<digest>")
+    copy.add_argument("out_dir", type=Path, help="directory to write the model files into")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the exit code."""
+    args = build_parser().parse_args(argv)
     try:
         if args.command == "resolve":
             reference = resolve(args.stack, args.version.strip())

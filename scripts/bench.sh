@@ -2,10 +2,12 @@
 # `make bench`: the service's speed, measured side by side in one run and printed as ratios.
 #   1. one-row model call (ONNX Runtime vs sklearn) and parity on every dataset row
 #   2. /predict/batch with 10,000 notes: end to end, and parse+validate vs the model call
+#   2b. the standard protocols vs the service's own routes: v2 binary infer and /invocations of
+#      the same 10,000 rows vs /predict/batch, one-row v2 JSON infer vs /predict under wrk
 #   3. POST /predict under wrk: this service (and two variants) vs the reference app vs a
 #      bare FastAPI app
 #   4. offline batch scoring: peak memory at 100k vs 1M rows
-#   5. capacity of one worker: req/s at p99 < 50 ms (README, Scale out: Azure Container Apps)
+#   5. capacity of one worker: req/s at p99 < 50 ms (docs/deploy/prod.md#capacity)
 #   6. the container image: size added over its base, docker run to /ready
 # Figures are reported, not asserted in tests: the machines are shared and noisy.
 # Environment: BENCH_ROUNDS (8), BENCH_SECONDS (2) per wrk run of step 3,
@@ -36,6 +38,8 @@ echo
 echo
 "$py" -m bench.batch --model-dir "$model_dir"
 echo
+"$py" -m bench.protocols --model-dir "$model_dir" --duration "${BENCH_SECONDS:-2}"
+echo
 "$py" -m bench.http_bench --model-dir "$model_dir" \
     --rounds "${BENCH_ROUNDS:-8}" --duration "${BENCH_SECONDS:-2}"
 echo
@@ -44,7 +48,7 @@ echo
 "$py" -m bench.capacity --model-dir "$model_dir" --duration "${BENCH_CAPACITY_SECONDS:-5}"
 echo
 # The image: size added over its base and start-to-ready time. image.sh starts an engine and
-# builds a base where needed (see README, "Run it in Docker"); BENCH_SKIP_CONTAINER=1 skips it.
+# builds a base where needed (see docs/development.md#offline-or-behind-a-proxy); BENCH_SKIP_CONTAINER=1 skips it.
 if [[ ${BENCH_SKIP_CONTAINER:-0} == 1 ]]; then
     echo "container benchmark skipped (BENCH_SKIP_CONTAINER=1)"
 else

@@ -5,6 +5,9 @@
 #   BASE_IMAGE=my/python:3.11 bash scripts/...   -> that image (present or pullable), no fallback
 #   bash scripts/ensure-base-image.sh --stand-in -> the local stand-in, always: a fresh Debian 12
 #                                                   with python3 (the newcomer test's machine)
+#   bash scripts/ensure-base-image.sh --stand-in trixie
+#                                                -> the same from Debian 13 (python3 is 3.13): the
+#                                                   newcomer test's other machine
 #
 # Where Docker Hub cannot be reached (offline, or only a package proxy), build a stand-in from
 # Debian packages with mmdebstrap: Debian bookworm's python3 is 3.11 too. No mirror argument is
@@ -15,26 +18,34 @@
 # Safe to run any number of times: an existing stand-in is reused, the rootfs tarball is cached.
 set -euo pipefail
 
-readonly UPSTREAM_BASE="python:3.11-slim"
-readonly STANDIN_TAG="${STANDIN_TAG:-banknote-base:bookworm}"
-readonly HOST_CA=/etc/ssl/certs/ca-certificates.crt
-readonly CACHE_DIR="${BASE_CACHE_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.cache/base}"
-readonly TARBALL="$CACHE_DIR/bookworm-python3.tar"
-readonly PARTIAL="$CACHE_DIR/bookworm-python3.partial.tar"
-readonly PULL_TIMEOUT="${PULL_TIMEOUT:-120}"
-
 log() { echo "ensure-base-image: $*" >&2; }
 die() { log "$*"; exit 1; }
+
+# The Debian release of the stand-in: bookworm (Debian 12, Python 3.11, as python:3.11-slim) or
+# trixie (Debian 13, Python 3.13; only for the newcomer test, never a base for the Dockerfile).
+suite=bookworm
+case "${1:-}" in
+    "") stand_in_only=false ;;
+    --stand-in) stand_in_only=true; suite=${2:-bookworm} ;;
+    *) die "usage: bash scripts/ensure-base-image.sh [--stand-in [bookworm|trixie]]" ;;
+esac
+case "$suite" in
+    bookworm) python_version=3.11 ;;
+    trixie) python_version=3.13 ;;
+    *) die "usage: bash scripts/ensure-base-image.sh [--stand-in [bookworm|trixie]]" ;;
+esac
+
+readonly UPSTREAM_BASE="python:3.11-slim"
+readonly STANDIN_TAG="${STANDIN_TAG:-banknote-base:$suite}"
+readonly HOST_CA=/etc/ssl/certs/ca-certificates.crt
+readonly CACHE_DIR="${BASE_CACHE_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.cache/base}"
+readonly TARBALL="$CACHE_DIR/$suite-python3.tar"
+readonly PARTIAL="$CACHE_DIR/$suite-python3.partial.tar"
+readonly PULL_TIMEOUT="${PULL_TIMEOUT:-120}"
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
 try_pull() { timeout "$PULL_TIMEOUT" docker pull --quiet "$1" >/dev/null 2>&1; }
-
-case "${1:-}" in
-    "") stand_in_only=false ;;
-    --stand-in) stand_in_only=true ;;
-    *) die "usage: bash scripts/ensure-base-image.sh [--stand-in]" ;;
-esac
 
 # An explicitly chosen base is used as given: failing loudly beats silently building another.
 if [[ "$stand_in_only" == false && -n "${BASE_IMAGE:-}" ]]; then
@@ -75,11 +86,11 @@ fi
 # The tarball is pure Debian (no CA): it stays valid when the CA changes.
 if [[ ! -f "$TARBALL" ]]; then
     mkdir -p "$CACHE_DIR"
-    log "building a Debian bookworm rootfs with python3 (about 30 s)"
+    log "building a Debian $suite rootfs with python3 (about 30 s)"
     # Write to a temporary name so an interrupted run never leaves a truncated cache.
     rm -rf "$PARTIAL"
     mmdebstrap --quiet --format=tar --variant=apt --include=python3,python3-venv,ca-certificates \
-        bookworm "$PARTIAL" </dev/null >&2
+        "$suite" "$PARTIAL" </dev/null >&2
     mv "$PARTIAL" "$TARBALL"
 fi
 
@@ -98,7 +109,7 @@ docker import \
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["python3"]' \
     --change "LABEL local.host-ca.sha256=$ca_sha" \
-    --change 'LABEL org.opencontainers.image.description="Local stand-in for python:3.11-slim: Debian bookworm python3 with the host CA bundle"' \
+    --change "LABEL org.opencontainers.image.description=\"Local stand-in: Debian $suite python3 ($python_version) with the host CA bundle\"" \
     "$workdir/rootfs.tar" "$STANDIN_TAG" >/dev/null
 log "imported $STANDIN_TAG"
 echo "$STANDIN_TAG"

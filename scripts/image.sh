@@ -18,6 +18,8 @@ die() { echo "image: $*" >&2; exit 1; }
 [[ -f "$METADATA" ]] || die "no trained artifact at artifacts/model/ (run: make artifact)"
 model_version=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["model_version"])' "$METADATA") \
     || die "cannot read model_version from $METADATA"
+model_name=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["contract"]["name"])' "$METADATA") \
+    || die "cannot read the model's name (contract.name) from $METADATA; retrain it (make train)"
 
 revision=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
 
@@ -31,11 +33,12 @@ fi
 bash "$ROOT/scripts/ensure-docker.sh" >&2
 base_image=$(bash "$ROOT/scripts/ensure-base-image.sh")
 
-echo "image: building $TAG from $base_image (model $model_version, revision ${revision:0:12})" >&2
+echo "image: building $TAG from $base_image (model $model_name $model_version, revision ${revision:0:12})" >&2
 docker build --network host \
     --build-arg "BASE_IMAGE=$base_image" \
     --build-arg "REVISION=$revision" \
     --build-arg "MODEL_VERSION=$model_version" \
+    --build-arg "MODEL_NAME=$model_name" \
     --build-arg "SOURCE_URL=$source_url" \
     --tag "$TAG" \
     "$ROOT"

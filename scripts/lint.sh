@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Static checks, run by `make lint` (and so by `make test`): Python, Dockerfile, workflows.
+# Static checks, run by `make lint` (and so by `make test`): Python, Dockerfile, workflows, docs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
@@ -12,3 +12,4 @@ step "mypy (strict: contract, model, api, infra)"; "$bin/mypy"
 step "hadolint Dockerfile"; "$bin/hadolint" Dockerfile
 step "actionlint";          bash scripts/actionlint.sh
 step "zizmor";              bash scripts/zizmor.sh
+step "mkdocs build --strict (docs site: links and anchors)"; make --no-print-directory docs

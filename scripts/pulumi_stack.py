@@ -78,7 +78,9 @@ def require(name: str) -> str:
     """An environment variable that must be set."""
     value = os.environ.get(name, "").strip()
     if not value:
-        raise StackError(f"{name} is not set (the bootstrap prints it; see README)")
+        raise StackError(
+            f"{name} is not set (the bootstrap prints it; see docs/deploy/azure-setup.md)"
+        )
     return value
 
 
@@ -96,7 +98,7 @@ def login() -> None:
     if result.returncode != 0:
         raise StackError(
             f"cannot log in to {url}: is `az login` done, and has dev been deployed from main "
-            "once (the first login creates .pulumi/meta.yaml; README, First deploy)?"
+            "once (the first login creates .pulumi/meta.yaml; docs/deploy/first-deploy.md)?"
         )
 
 
@@ -190,20 +192,25 @@ def github_output(name: str, value: str) -> None:
             out.write(f"{name}={value}\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line entry point; errors become one line on stderr and exit status 1."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this script."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
     prep = commands.add_parser("prepare", help="select the stack, creating it if asked")
-    prep.add_argument("stack")
+    prep.add_argument("stack", help="stack name, e.g. dev, prod, pr-42")
     prep.add_argument("--create", action="store_true", help="create the stack if missing")
     gone = commands.add_parser("destroy", help="destroy and remove the stack")
-    gone.add_argument("stack")
+    gone.add_argument("stack", help="stack name, e.g. pr-42")
     gone.add_argument(
         "--no-wait", action="store_true", help=f"exit {LOCKED_EXIT} if another run holds it"
     )
     commands.add_parser("list", help="print the project's stacks, one a line")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point; errors become one line on stderr and exit status 1."""
+    args = build_parser().parse_args(argv)
     try:
         if args.command == "list":
             login()

@@ -1,14 +1,16 @@
-"""Smoke test of a running banknote service, wherever it runs.
+"""Smoke test of a running model service, wherever it runs.
 
     python scripts/smoke.py URL [--model-version VERSION] [--wait SECONDS] [--summary FILE]
 
 Waits until URL/ready answers 200 (a fresh Azure container takes a while), then checks:
-GET / answers the exact greeting, GET /ready is 200, POST /predict classifies a known genuine
-and a known forged note correctly, and GET /model reports VERSION (when given). Prints one line
-per check; writes a Markdown table to FILE or, in GitHub Actions, to $GITHUB_STEP_SUMMARY; exits
-1 if any check failed, 2 on bad arguments. Standard library only, so it runs from any Python 3.11
-without the project's virtualenv: the deploy stage runs it against the stack's URL, and a
-developer can run it against a local `make run` or their own stack.
+GET / answers the exact greeting, GET /ready is 200, GET /model reports VERSION (when given),
+and POST /predict classifies each of the examples GET /model lists (one row of each class from
+the model's training data, recorded in its artifact) as that class. The script knows no
+model's features or classes: the service's own /model names them. Prints one line per check;
+writes a Markdown table to FILE or, in GitHub Actions, to $GITHUB_STEP_SUMMARY; exits 1 if any
+check failed, 2 on bad arguments. Standard library only, so it runs from any Python 3.11 without
+the project's virtualenv: the deploy stage runs it against the stack's URL, and a developer can
+run it against a local `make run` or their own stack.
 """
 
 from __future__ import annotations
@@ -27,10 +29,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 GREETING = {"message": "FastAPI zegt Hallo Wereld"}
-# Rows of the UCI data set with their known class (0 = genuine, 1 = forged).
-GENUINE_NOTE = {"variance": 3.6216, "skewness": 8.6661, "curtosis": -2.8073, "entropy": -0.44699}
-FORGED_NOTE = {"variance": -1.3971, "skewness": 3.3191, "curtosis": -1.3927, "entropy": -1.9948}
-CLASS_NAMES = {"genuine": 0, "forged": 1}
 REQUEST_TIMEOUT_S = 10.0
 
 
@@ -76,10 +74,31 @@ def request(base_url: str, method: str, path: str, payload: object | None = None
     return Response(status, body)
 
 
-def predicted_class(body: Any) -> int | None:
-    """The class a /predict answer names in `prediction` ("genuine" or "forged"), as 0 or 1."""
+@dataclass(frozen=True)
+class Example:
+    """A row GET /model lists, with the class the model must answer for it."""
+
+    prediction: str
+    features: dict[str, Any]
+    line: object
+
+
+def predicted_class(body: Any) -> str | None:
+    """The class a /predict answer names in `prediction`."""
     value = body.get("prediction") if isinstance(body, dict) else None
-    return CLASS_NAMES.get(value) if isinstance(value, str) else None
+    return value if isinstance(value, str) else None
+
+
+def examples_of(body: Any) -> list[Example]:
+    """The examples in a GET /model answer (none if it lists none usable)."""
+    listed = body.get("examples") if isinstance(body, dict) else None
+    return [
+        Example(item["prediction"], item["features"], item.get("line", "?"))
+        for item in listed or ()
+        if isinstance(item, dict)
+        and isinstance(item.get("prediction"), str)
+        and isinstance(item.get("features"), dict)
+    ]
 
 
 def wait_until_ready(base_url: str, wait_s: float, interval_s: float = 5.0) -> str:
@@ -112,32 +131,39 @@ def run_checks(base_url: str, model_version: str | None) -> list[Result]:
             raise CheckError(f"status {reply.status}, body {reply.body!r}")
         return "200"
 
-    def predict(note: dict[str, float], expected: int) -> Callable[[], str]:
-        def check() -> str:
-            reply = request(base_url, "POST", "/predict", note)
-            got = predicted_class(reply.body)
-            if reply.status != 200 or got != expected:
-                raise CheckError(f"status {reply.status}, body {reply.body!r}")
-            return f"class {got}"
-
-        return check
+    examples: list[Example] = []
 
     def model() -> str:
         reply = request(base_url, "GET", "/model")
         version = reply.body.get("model_version") if isinstance(reply.body, dict) else None
         if reply.status != 200 or not isinstance(version, str):
             raise CheckError(f"status {reply.status}, body {reply.body!r}")
+        examples.extend(examples_of(reply.body))
         if model_version is not None and version != model_version:
             raise CheckError(f"serves {version}, expected {model_version}")
         return version
 
-    checks: list[tuple[str, Callable[[], str]]] = [
-        ("GET / greeting", greeting),
-        ("GET /ready", ready),
-        ("POST /predict genuine note", predict(GENUINE_NOTE, 0)),
-        ("POST /predict forged note", predict(FORGED_NOTE, 1)),
-        ("GET /model version", model),
-    ]
+    def predict(example: Example) -> Callable[[], str]:
+        def check() -> str:
+            reply = request(base_url, "POST", "/predict", example.features)
+            got = predicted_class(reply.body)
+            if reply.status != 200 or got != example.prediction:
+                raise CheckError(f"status {reply.status}, body {reply.body!r}")
+            return f"{got} (training data line {example.line})"
+
+        return check
+
+    def no_examples() -> str:
+        raise CheckError("GET /model listed no examples to send")
+
+    results = _run([("GET / greeting", greeting), ("GET /ready", ready)])
+    results += _run([("GET /model version", model)])
+    # One check per class, named after it: the rows come from the service's own /model.
+    predictions = [(f"POST /predict {e.prediction} example", predict(e)) for e in examples]
+    return results + _run(predictions or [("POST /predict examples", no_examples)])
+
+
+def _run(checks: list[tuple[str, Callable[[], str]]]) -> list[Result]:
     results = []
     for name, check in checks:
         try:
@@ -160,8 +186,8 @@ def markdown(base_url: str, results: list[Result]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; returns the exit code."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this script."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("url", help="base URL of the service, e.g. http://127.0.0.1:8000/")
     parser.add_argument("--model-version", help="model_version GET /model must report")
@@ -169,7 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         "--wait", type=float, default=300.0, help="seconds to wait for /ready (default 300)"
     )
     parser.add_argument("--summary", type=Path, help="append a Markdown table to this file")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
 
     parts = urlsplit(args.url)
     if parts.scheme not in ("http", "https") or not parts.netloc:

@@ -6,7 +6,7 @@
 # Fails on any finding at or above medium severity. Offline: GitHub cannot be reached from the
 # build machines, so the audits that ask GitHub (impostor commits, known-vulnerable actions, ref
 # and version comment mismatches) are left to zizmor runs that have a token. zizmor is the locked
-# one in .venv (requirements/dev.txt).
+# one in .venv (requirements/dev-3.X.txt).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 

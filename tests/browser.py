@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, Route, expect, sync_playwright
+from playwright.sync_api import Locator, Page, Route, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -113,6 +113,25 @@ def try_it_out(page: Page, docs_url: str, note: dict[str, float] | None = None) 
         expect(editor).to_contain_text("3.6216")
     else:
         editor.fill(json.dumps(note))
+    return _execute(operation)
+
+
+def try_operation(page: Page, docs_url: str, path: str, summary: str) -> dict[str, Any]:
+    """In Swagger UI: open "POST `path`" (its summary must read `summary`), Try it out with the
+    pre-filled example, Execute. Returns the JSON answer shown after checking it is a 200."""
+    page.goto(docs_url)
+    operation = page.locator(
+        f'.opblock.opblock-post:has(.opblock-summary-path[data-path="{path}"])'
+    ).first
+    head = operation.locator(".opblock-summary")
+    expect(head.locator(".opblock-summary-description")).to_have_text(summary, timeout=TIMEOUT_MS)
+    head.click()
+    operation.get_by_role("button", name="Try it out").click()
+    return _execute(operation)
+
+
+def _execute(operation: Locator) -> dict[str, Any]:
+    """Click Execute on an opened operation; the JSON answer shown, after checking it is 200."""
     operation.get_by_role("button", name="Execute").click()
     live = operation.locator(".live-responses-table .response").first
     expect(live.locator(".response-col_status")).to_have_text("200", timeout=TIMEOUT_MS)

@@ -10,15 +10,15 @@ import pytest
 
 from contract import METADATA_FILE
 from model.build import train_artifact
-from model.config import DATA_PATH, TrainConfig
+from model.config import TrainConfig
+from tests.banknote import DATA_PATH, spec_on, three_feature_spec
+from tests.session_model import trained_artifact
 
 
 @pytest.fixture(scope="session")
-def artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def artifact_dir() -> Path:
     """A freshly trained artifact directory (real data, default config), shared read-only."""
-    out = tmp_path_factory.mktemp("artifact") / "model"
-    train_artifact(DATA_PATH, out, TrainConfig())
-    return out
+    return trained_artifact()
 
 
 @pytest.fixture(scope="session")
@@ -36,5 +36,15 @@ def weak_artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     zeroed = work / "no-variance.txt"
     zeroed.write_text("".join(f"0,{row}\n" for row in rows))
     out = work / "model"
-    train_artifact(zeroed, out, TrainConfig(min_accuracy=0, min_roc_auc=0))
+    train_artifact(spec_on(zeroed, gate=False), out, TrainConfig())
+    return out
+
+
+@pytest.fixture(scope="session")
+def new_contract_artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model with another contract than the banknote one (three of its four features): what
+    a comparison must call a new model contract, not a regression."""
+    work = tmp_path_factory.mktemp("new-contract")
+    out = work / "model"
+    train_artifact(three_feature_spec(work), out, TrainConfig())
     return out

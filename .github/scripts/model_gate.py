@@ -9,16 +9,21 @@ with the files dev really serves (also after a rollback, copied out of the deplo
 a deploy that failed, or a model trained but never deployed, is never the champion. It downloads
 it (`gh run download`) and runs `python -m model compare --champion ... --challenger DIR`, which
 verifies both artifacts through the contract (format 1 champions included) and scores both on the
-same holdout rows. It records the verdict as step outputs (`verdict`, `reason`, `report`) and in
-the job summary, and fails only when it cannot do its job (GitHub's API unreachable):
+same holdout rows, and draws both models' ROC and calibration curves (FIGURE_FILE in the work
+directory; the workflow uploads it unzipped). It records the verdict as step outputs (`verdict`,
+`reason`, `report`, `figure`) and in the job summary, and fails only when it cannot do its job
+(GitHub's API unreachable):
 
-  verdict      when                                                     the gate then
-  pass         the challenger is not worse beyond tolerance             passes
-  regression   it is worse (compare's exit code 4)                      fails, unless accepted
-  no-champion  no `champion` artifact exists: dev was never deployed    passes, and says so
-               since this gate exists (its first deploy)
-  unavailable  the newest champion expired (90 days without a deploy    fails, unless accepted
-               of dev), cannot be downloaded, or fails verification
+  verdict       when                                                    the gate then
+  pass          the challenger is not worse beyond tolerance            passes
+  regression    it is worse (compare's exit code 4)                     fails, unless accepted
+  new-contract  its contract (name, features or classes) is not the     fails, unless accepted
+                champion's (compare's exit code 5): a new model, whose
+                scores cannot be set against the old one's rows
+  no-champion   no `champion` artifact exists: dev was never deployed   passes, and says so
+                since this gate exists (its first deploy)
+  unavailable   the newest champion expired (90 days without a deploy   fails, unless accepted
+                of dev), cannot be downloaded, or fails verification
 
 An unusable champion fails: the gate exists to stop a model worse than the serving one, and
 without the serving model's files it cannot tell. It is a state a person can end either way:
@@ -33,6 +38,20 @@ workflows and jobs", and the 2019-09-30 changelog "deterministic re-runs" keeps 
 payload); on a push to main, that label on the pull request merged as the pushed commit
 ("List pull requests associated with a commit"). It writes the job summary, updates one
 comment on the PR (with --comment-on), and exits 1 when a failing verdict is not accepted.
+Both carry the comparison report (its Markdown redraws the ROC curves as a Mermaid chart) and a
+link to the uploaded figure (FIGURE_URL, upload-artifact's `artifact-url`).
+
+What GitHub shows of a picture, and why this is the way: Markdown in a job summary or a comment
+drops `data:` image URIs (Lullabot/playwright-drupal#121 removed its base64 screenshots from
+$GITHUB_STEP_SUMMARY for that reason), so a PNG cannot be inlined; an artifact's URL "only works
+for requests Authenticated with GitHub" (actions/upload-artifact v7.0.0 action.yml,
+`artifact-url`), which an image proxy is not, so it cannot be an <img> source either. It is a
+link: with `archive: false` (v7.0.0, "Support direct file uploads", #764) the artifact is the PNG
+itself, not a zip (actions/toolkit#2256 made single files uploadable unzipped so that a browser
+can show a png as it is). What is drawn inline is a Mermaid chart: GitHub renders Mermaid code
+blocks in comments (docs.github.com "Creating diagrams") and in job summaries
+(haidaraM/ansible-playbook-grapher writes its graphs to $GITHUB_STEP_SUMMARY as Mermaid,
+tests/job-summary.md.j2).
 
 Plain Python 3 and `gh`; `compare` needs the project's virtualenv for `python -m model`.
 """
@@ -52,9 +71,11 @@ from typing import Any
 CHAMPION_ARTIFACT = "champion"  # uploaded by deploy.yml's deploy-dev job
 ACCEPT_LABEL = "accept-regression"
 COMMENT_MARKER = "<!-- model-comparison -->"
+FIGURE_FILE = "model-comparison.png"  # train.yml uploads it from the work directory
 REGRESSION_EXIT = 4  # python -m model compare: the challenger is worse beyond tolerance
+NEW_CONTRACT_EXIT = 5  # python -m model compare: other name, features or classes
 PASSING = ("pass", "no-champion")
-FAILING = ("regression", "unavailable")
+FAILING = ("regression", "new-contract", "unavailable")
 PAGE = 100
 
 
@@ -133,7 +154,10 @@ def append_summary(text: str) -> None:
 def compare(
     repository: str, challenger: Path, workdir: Path, python: str, branch: str
 ) -> tuple[str, str, str]:
-    """(verdict, reason, report Markdown) for the challenger against dev's serving model."""
+    """(verdict, reason, report Markdown) for the challenger against dev's serving model.
+
+    When both models were scored, FIGURE_FILE in `workdir` draws them.
+    """
     artifact = newest_champion(repository, branch)
     if artifact is None:
         reason = (
@@ -184,6 +208,8 @@ def compare(
             str(workdir / "comparison.json"),
             "--markdown",
             str(markdown),
+            "--figure",
+            str(workdir / FIGURE_FILE),
         ],
         capture_output=True,
         text=True,
@@ -197,6 +223,8 @@ def compare(
         return "pass", f"not worse than dev's serving model ({where})", markdown.read_text()
     if result.returncode == REGRESSION_EXIT:
         return "regression", last, markdown.read_text()
+    if result.returncode == NEW_CONTRACT_EXIT:
+        return "new-contract", last, markdown.read_text()
     return "unavailable", f"dev's serving model ({where}) cannot be compared: {last}", ""
 
 
@@ -221,7 +249,9 @@ def acceptance(
     return None
 
 
-def render(verdict: str, reason: str, report: str, accepted_by: str | None) -> tuple[str, bool]:
+def render(
+    verdict: str, reason: str, report: str, accepted_by: str | None, figure_url: str = ""
+) -> tuple[str, bool]:
     """(Markdown for the summary and the PR comment, whether the gate passes)."""
     how_to_accept = (
         f"To deploy it anyway, on purpose: add the label `{ACCEPT_LABEL}` to the pull request "
@@ -234,12 +264,24 @@ def render(verdict: str, reason: str, report: str, accepted_by: str | None) -> t
         text = f"No champion: {reason}. The absolute quality gate applied; this one passes."
         ok = True
     elif accepted_by is not None:
-        what = "regression" if verdict == "regression" else "model without a comparison"
+        what = {
+            "regression": "regression",
+            "new-contract": "new model contract",
+        }.get(verdict, "model without a comparison")
         title = f"{what} accepted on purpose"
         text = f"{reason}.\n\n**Accepted on purpose by {accepted_by}.**"
         ok = True
     elif verdict == "regression":
         title, text, ok = "regression", f"{reason}.\n\n{how_to_accept}", False
+    elif verdict == "new-contract":
+        title = "new model contract: no comparison possible"
+        text = (
+            f"{reason}.\n\nThe new model takes or answers other things than the one dev "
+            "serves (other features, classes or name), so the two cannot be scored on the same "
+            "rows, and the API's clients will see the new contract: deploy it once they are "
+            f"ready. {how_to_accept}"
+        )
+        ok = False
     else:
         title = "no usable champion"
         text = (
@@ -251,6 +293,12 @@ def render(verdict: str, reason: str, report: str, accepted_by: str | None) -> t
     body = f"## Model gate: {title}\n\n{text}\n"
     if report:
         body += f"\n{report}"
+    if figure_url:
+        body += (
+            f"\nBoth models' ROC and calibration curves on these rows: [{FIGURE_FILE}]"
+            f"({figure_url}) (a PNG artifact of this run; it opens for people signed in to "
+            "GitHub who can see this repository).\n"
+        )
     return body, ok
 
 
@@ -295,7 +343,13 @@ def gate(repository: str, env: Mapping[str, str]) -> int:
             env.get("HEAD_SHA", ""),
             env.get("GITHUB_ACTOR", "?"),
         )
-    body, ok = render(verdict, env.get("REASON", ""), env.get("REPORT", ""), accepted_by)
+    body, ok = render(
+        verdict,
+        env.get("REASON", ""),
+        env.get("REPORT", ""),
+        accepted_by,
+        env.get("FIGURE_URL", ""),
+    )
     append_summary(body)
     if env.get("COMMENT_ON"):
         post_comment(repository, env["COMMENT_ON"], body)
@@ -331,6 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             set_output("verdict", verdict)
             set_output("reason", reason)
             set_output("report", report)
+            figure = args.workdir / FIGURE_FILE
+            set_output("figure", FIGURE_FILE if figure.is_file() else "")
             append_summary(
                 f"## Comparison with dev's serving model: {verdict}\n\n{reason}.\n\n{report}"
             )

@@ -7,10 +7,11 @@ closes, but a destroy can fail, and a run that started before the PR closed coul
 updated the stack. This lists the app's stacks, asks the GitHub API about each pr-<number>'s
 pull request (.github/scripts/pr_gate.py decides), and destroys the ones no PR wants any more
 with scripts/pulumi_stack.py; a stack another run holds (a cleanup destroying it right now) is
-left for the next sweep rather than waited for. Needs `az login`, the
-Pulumi CLI, `gh` with a token that may read pull requests, and the environment
-scripts/pulumi_stack.py needs. It stops starting new destroys after --max-minutes, so a job
-timeout never cuts one off; the next sweep takes the rest.
+left for the next sweep rather than waited for. Only an HTTP 404 counts as "the PR is gone":
+any other API error leaves that stack alone and fails the sweep once the others are handled.
+Needs `az login`, the Pulumi CLI, `gh` with a token that may read pull requests, and the
+environment scripts/pulumi_stack.py needs. It stops starting new destroys after
+--max-minutes, so a job timeout never cuts one off; the next sweep takes the rest.
 """
 
 from __future__ import annotations
@@ -44,8 +45,24 @@ def stacks() -> list[str]:
     return [line.strip() for line in result.stdout.splitlines() if line.strip()]
 
 
-def pull_request(repository: str, number: str) -> dict[str, Any]:
-    """The PR from the GitHub API; a PR that cannot be found counts as gone."""
+# How `gh api` reports an HTTP error (cli/cli pkg/cmd/api/api.go, processResponse and
+# parseErrorResponse): the response body on stdout, one line "gh: <message> (HTTP <status>)" on
+# stderr ("gh: HTTP <status>" when the body has no message), and exit code 1
+# (internal/ghcmd/cmd.go: SilentError -> exitError). Every other failure also exits non-zero
+# (1, or 4 without credentials) with no status at all. Only a 404 says the PR does not exist.
+NOT_FOUND = re.compile(r"^gh: (HTTP 404|.* \(HTTP 404\))$", re.MULTILINE)
+
+
+class GitHubError(Exception):
+    """The GitHub API did not say what became of a pull request."""
+
+
+def pull_request(repository: str, number: str) -> dict[str, Any] | None:
+    """The PR as the GitHub API returns it; None if the API answers 404 (there is no such PR).
+
+    Raises GitHubError for any other failure (403, 5xx, rate limit, network, credentials): the
+    PR may well be open, so its stack must not be destroyed on that answer.
+    """
     result = subprocess.run(  # noqa: S603 - fixed program and arguments
         ["gh", "api", f"repos/{repository}/pulls/{number}"],  # noqa: S607 - gh from PATH
         capture_output=True,
@@ -53,13 +70,21 @@ def pull_request(repository: str, number: str) -> dict[str, Any]:
         check=False,
     )
     if result.returncode != 0:
-        return {"number": number, "state": "not found"}
-    answer: dict[str, Any] = json.loads(result.stdout)
+        if NOT_FOUND.search(result.stderr):
+            return None
+        said = " ".join(result.stderr.split()) or f"exit code {result.returncode}"
+        raise GitHubError(f"gh api failed ({said})")
+    try:
+        answer = json.loads(result.stdout)
+    except ValueError as exc:
+        raise GitHubError(f"the GitHub API answer is not JSON: {exc}") from exc
+    if not isinstance(answer, dict) or "state" not in answer:
+        raise GitHubError(f"not a pull request: {result.stdout[:200]}")
     return answer
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Sweep once; non-zero if a destroy failed."""
+    """Sweep once; non-zero if a destroy failed or the API could not say what a PR is."""
     parser = argparse.ArgumentParser(description="Destroy pr-<n> stacks no PR wants any more.")
     parser.add_argument("--repository", required=True, help="OWNER/REPO")
     parser.add_argument("--max-minutes", type=float, default=60.0)
@@ -70,7 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         match = PR_STACK.match(stack)
         if not match:
             continue
-        wanted, reason = decide(pull_request(args.repository, match["number"]))
+        number = match["number"]
+        try:
+            pr = pull_request(args.repository, number)
+        except GitHubError as exc:
+            print(f"::error::{stack} left as it is: PR #{number} unknown, {exc}")
+            failed.append(stack)
+            continue
+        wanted, reason = decide(pr if pr is not None else {"number": number, "state": "gone"})
         print(f"{stack}: {reason}")
         if wanted:
             continue

@@ -6,6 +6,8 @@ from pydantic_core import to_json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.middleware.request_id import request_id_of
+from api.mlflow_codec import error_body as mlflow_error_body
+from api.v2_codec import error_body as v2_error_body
 
 
 class BodyTooLargeError(Exception):
@@ -62,18 +64,7 @@ class BodyLimitMiddleware:
             await self._reject(scope, send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
-        body = to_json(
-            {
-                "detail": [
-                    {
-                        "loc": ["body"],
-                        "msg": f"Request body is larger than {self.max_bytes} bytes",
-                        "type": "too_large",
-                    }
-                ],
-                "request_id": request_id_of(scope),
-            }
-        )
+        body = too_large_body(scope, f"Request body is larger than {self.max_bytes} bytes")
         await send(
             {
                 "type": "http.response.start",
@@ -86,6 +77,22 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def too_large_body(scope: Scope, message: str) -> bytes:
+    """The 413 answer in the error shape of the protocol the path belongs to: the Open
+    Inference Protocol's `{"error"}`, MLflow's `{"error_code", "message"}`, or the service's."""
+    path: str = scope["path"]
+    if path == "/v2" or path.startswith("/v2/"):
+        return v2_error_body(message)
+    if path == "/invocations":
+        return mlflow_error_body(message)
+    return to_json(
+        {
+            "detail": [{"loc": ["body"], "msg": message, "type": "too_large"}],
+            "request_id": request_id_of(scope),
+        }
+    )
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:

@@ -6,14 +6,19 @@ only inside its own resource group, which the bootstrap creates:
 - "<project> stack deployer", a custom role limited to what the app program manages on Azure
   Container Instances: container registries (push and import included), container instances,
   Log Analytics workspaces, user-assigned identities (not their federated credentials, so it
-  cannot trust new token issuers) and reading its group. Scoped to the group,
+  cannot trust new token issuers), the monitoring parts (Azure Monitor workspace, data
+  collection endpoint and rule, Prometheus rule groups, action group, workbook) and reading its
+  group. Scoped to the group,
   `userAssignedIdentities/assign/action` reaches only the identities in that group: the
   stacks' own pull identities, never the CI identities, which live in the state group.
 - "<project> apps deployer", the same for Azure Container Apps (the prod target): container
   apps and managed environments and their diagnostic settings instead of container instances.
-- "Role Based Access Control Administrator", scoped to the group and conditioned to AcrPull for
-  service principals (infra/roles.py says exactly what that allows).
+- "Role Based Access Control Administrator", scoped to the group and conditioned to the two roles
+  a stack gives its own identity, AcrPull and Monitoring Metrics Publisher, for service
+  principals (infra/roles.py says exactly what that allows).
 - Reader on the groups it previews (the PR identity reads dev's group).
+- "Monitoring Data Reader" on its own group where its rollout's gate queries the Azure Monitor
+  workspace there (the prod identity): read-only, metrics only.
 - "<project> state blobs", a custom data role on the state container (read, write, delete
   blobs; not the container itself), conditioned so that it writes only its own stacks' blobs
   (infra/bootstrap/state_access.py).
@@ -51,6 +56,16 @@ _COMMON_ACTIONS: Final = (
     "Microsoft.Authorization/roleAssignments/read",
     # The stack's log workspace; sharedKeys/action (ACI's diagnostics) is under workspaces/*.
     "Microsoft.OperationalInsights/workspaces/*",
+    # Monitoring (config `monitoring`, infra/managed_prometheus.py): the Azure Monitor workspace,
+    # the data collection endpoint and rule its ingestion needs, the alert rule groups, the
+    # action group alerts go to, and the dashboard (a workbook). The shipper's cache rule is a
+    # registry child, under Microsoft.ContainerRegistry/*.
+    "Microsoft.Monitor/accounts/*",
+    "Microsoft.Insights/dataCollectionEndpoints/*",
+    "Microsoft.Insights/dataCollectionRules/*",
+    "Microsoft.AlertsManagement/prometheusRuleGroups/*",
+    "Microsoft.Insights/actionGroups/*",
+    "Microsoft.Insights/workbooks/*",
 )
 DEPLOYER_ACTIONS: Final = (*_COMMON_ACTIONS, "Microsoft.ContainerInstance/*")
 APPS_DEPLOYER_ACTIONS: Final = (
@@ -187,11 +202,13 @@ class DeployerAccess(pulumi.ComponentResource):
                 f"Deploys {', '.join(target.stacks)} into {target.group} only.",
             ),
             Grant(
+                # The name predates the publisher role; renaming it would replace the grant.
                 "grant-acr-pull",
                 self._builtin(roles.RBAC_ADMINISTRATOR),
                 group,
-                roles.only_assign_role_condition(roles.ACR_PULL),
-                f"May assign AcrPull to service principals inside {target.group}, no other role.",
+                roles.only_assign_role_condition(*roles.STACK_ROLES),
+                f"May assign AcrPull and Monitoring Metrics Publisher to service principals "
+                f"inside {target.group}, no other role.",
             ),
             Grant(
                 "state",
@@ -218,6 +235,17 @@ class DeployerAccess(pulumi.ComponentResource):
             )
             for read in target.reads
         ]
+        if target.queries_metrics:
+            grants.append(
+                Grant(
+                    "read-metrics",
+                    self._builtin(roles.MONITORING_DATA_READER),
+                    group,
+                    None,
+                    f"Queries the metrics in {target.group}'s Azure Monitor workspace (the "
+                    "rollout's gate); changes nothing.",
+                )
+            )
         return grants
 
     def _dev_grants(self) -> list[Grant]:
@@ -236,8 +264,9 @@ class DeployerAccess(pulumi.ComponentResource):
                 "grant-acr-pull",
                 self._builtin(roles.RBAC_ADMINISTRATOR),
                 subscription,
-                roles.only_assign_role_condition(roles.ACR_PULL),
-                "May assign AcrPull to service principals, no other role.",
+                roles.only_assign_role_condition(*roles.STACK_ROLES),
+                "May assign AcrPull and Monitoring Metrics Publisher to service principals, "
+                "no other role.",
             ),
             Grant("state", self.state_role.id, self._args.state_container_scope, None, "State."),
             Grant(

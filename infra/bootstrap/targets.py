@@ -5,7 +5,7 @@ bootstrap creates, writes only its own stacks' state, and trusts only the GitHub
 listed (docs.github.com "About security hardening with OpenID Connect", subject claims):
 
 - `deploy` updates `dev`. Only jobs in the GitHub environment `dev` can present its subject; the
-  README restricts that environment to `main` with a deployment branch policy.
+  docs/deploy/azure-setup.md restricts that environment to `main` with a deployment branch policy.
 - `pr` previews `dev` (read-only) and creates, updates and destroys the `pr-<n>` stacks, which
   share one group. Pull requests present `pull_request`; the scheduled sweep of stale PR stacks
   runs on the default branch without an environment and presents `ref:refs/heads/<branch>`.
@@ -17,7 +17,9 @@ listed (docs.github.com "About security hardening with OpenID Connect", subject 
   "Container Registry Data Importer and Data Reader", `registries/read` and
   `registries/pull/read`). Reader's `*/read` holds both on a registry in the default "RBAC
   registry permissions" mode, and not that role's `importImage/action`, which on dev's group
-  would let prod write into dev's registry.
+  would let prod write into dev's registry. Its rollout's gate queries the metrics in prod's
+  Azure Monitor workspace (infra/rollout/gate.py), which needs "Monitoring Data Reader" there:
+  granted on prod's group, since the app stack creates the workspace after the bootstrap.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Target:
     reads: tuple[str, ...] = ()  # other groups it may read (Reader), e.g. dev for the preview
     initialises_backend: bool = False  # may write .pulumi/meta.yaml (the first login does)
     platform: str = "aci"  # what its stacks run on, which decides its deployer role
+    queries_metrics: bool = False  # reads the Azure Monitor workspaces in its group (the gate)
 
 
 def targets(
@@ -79,5 +82,6 @@ def targets(
             stacks=("prod",),
             reads=(dev_group,),
             platform="containerapps",
+            queries_metrics=True,
         ),
     )

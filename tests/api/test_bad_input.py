@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.config import Settings
 from api.middleware import BodyLimitMiddleware
-from api.schemas import GENUINE_EXAMPLE as GENUINE
+from tests.banknote import GENUINE
 
 OK = '"skewness": 8.6661, "curtosis": -2.8073, "entropy": -0.44699'
 

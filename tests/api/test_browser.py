@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import TIMEOUT_MS, OfflinePage, offline_page, try_it_out
+from tests.browser import TIMEOUT_MS, OfflinePage, offline_page, try_it_out, try_operation
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -30,6 +30,20 @@ def browser(server: Any) -> Iterator[OfflinePage]:
 def test_swagger_ui_try_it_out(server: Any, browser: OfflinePage) -> None:
     answer = try_it_out(browser.page, f"{server.url}/docs")
     assert answer["label"] == "Goed bankbiljet"
+    assert browser.csp_violations() == []
+    assert browser.foreign == []
+
+
+def test_swagger_ui_try_it_out_on_the_standard_protocols(server: Any, browser: OfflinePage) -> None:
+    # The pre-filled examples are the contract's two rows: a genuine note, then a forged one.
+    docs = f"{server.url}/docs"
+    v2 = try_operation(browser.page, docs, "/v2/models/{model_name}/infer", "Inference")
+    outputs = {output["name"]: output for output in v2["outputs"]}
+    assert v2["model_name"] == "banknote"
+    assert outputs["label"]["data"] == [0, 1]
+    assert outputs["probabilities"]["shape"] == [2, 2]
+    mlflow = try_operation(browser.page, docs, "/invocations", "Invocations")
+    assert mlflow == {"predictions": [0, 1]}
     assert browser.csp_violations() == []
     assert browser.foreign == []
 

@@ -38,9 +38,9 @@ class CountingPredictor:
         self.real = real
         self.calls: list[int] = []
 
-    def predict_one(self, *row: float) -> tuple[int, float]:
+    def predict_one(self, row: tuple[float, ...]) -> tuple[int, float]:
         self.calls.append(1)
-        return self.real.predict_one(*row)
+        return self.real.predict_one(row)
 
     def predict_many(self, features: Any) -> tuple[list[int], list[float]]:
         self.calls.append(len(features))
@@ -59,12 +59,12 @@ def test_notes_queued_together_make_one_model_call(predictor: Predictor) -> None
     rows = ROWS[:40]
     answers = run_on_own_loop(_score_together(coalescer, rows))
     assert counting.calls == [40]
-    assert answers == [predictor.predict_one(*row) for row in rows]
+    assert answers == [predictor.predict_one(row) for row in rows]
 
 
 def test_an_answer_does_not_depend_on_its_company(predictor: Predictor) -> None:
     # Bit for bit: the same note gives the same float whatever it was batched with.
-    alone = [predictor.predict_one(*row) for row in ROWS]
+    alone = [predictor.predict_one(row) for row in ROWS]
     rng = random.Random(7)
     coalescer = Coalescer(predictor, max_rows=256)
     for _ in range(50):
@@ -92,7 +92,7 @@ def test_a_lone_note_waits_for_nothing_but_its_own_call(predictor: Predictor) ->
     async def one_after_another() -> list[tuple[int, float]]:
         return [await coalescer.score(row) for row in ROWS[:3]]
 
-    assert run_on_own_loop(one_after_another()) == [predictor.predict_one(*r) for r in ROWS[:3]]
+    assert run_on_own_loop(one_after_another()) == [predictor.predict_one(r) for r in ROWS[:3]]
     assert counting.calls == [1, 1, 1]
 
 
@@ -120,8 +120,8 @@ def test_a_cancelled_request_does_not_break_the_others(predictor: Predictor) -> 
         return [await futures[0], await futures[2]]
 
     assert run_on_own_loop(scenario()) == [
-        predictor.predict_one(*ROWS[0]),
-        predictor.predict_one(*ROWS[2]),
+        predictor.predict_one(ROWS[0]),
+        predictor.predict_one(ROWS[2]),
     ]
 
 
@@ -143,6 +143,6 @@ def test_concurrent_requests_get_their_own_answers(server: Any, predictor: Predi
             answers = list(pool.map(ask, rows))
     expected = []
     for row in rows:
-        value, probability = predictor.predict_one(*row)
+        value, probability = predictor.predict_one(row)
         expected.append((predictor.class_names[value], probability))
     assert answers == expected

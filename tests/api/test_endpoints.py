@@ -12,8 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.config import Settings
 from api.main import create_app
-from api.schemas import FORGED_EXAMPLE as FORGED
-from api.schemas import GENUINE_EXAMPLE as GENUINE
+from tests.banknote import FORGED, GENUINE, SPEC
 
 
 def test_root_is_the_original_greeting_byte_for_byte(client: TestClient) -> None:
@@ -134,6 +133,13 @@ def test_model_describes_the_artifact(
     assert body["data_sha256"] == artifact_metadata["data"]["sha256"]
     assert body["onnx_sha256"] == artifact_metadata["files"]["model.onnx"]
     assert body["metrics"] == artifact_metadata["metrics"]
+    assert (body["name"], body["positive_class"]) == (SPEC.name, SPEC.positive)
+    # One row of each class from the data file (what scripts/smoke.py sends): its lines 1 and
+    # 763, the first genuine and the first forged note.
+    assert body["examples"] == [
+        {"prediction": "genuine", "line": 1, "features": GENUINE},
+        {"prediction": "forged", "line": 763, "features": FORGED},
+    ]
 
 
 def test_metrics_count_requests_predictions_and_model(fresh_client: TestClient) -> None:
@@ -168,6 +174,32 @@ def test_openapi_has_the_original_summary_and_examples(client: TestClient) -> No
     batch = schema["paths"]["/predict/batch"]["post"]
     assert batch["requestBody"]["content"]["application/json"]["schema"]["maxItems"] == 50
     assert "/docs" not in schema["paths"]
+
+
+def test_docs_show_the_models_own_words(client: TestClient) -> None:
+    # The spec is the source of truth: every word below is read from it, none written here.
+    schema = client.get("/openapi.json").json()
+    assert schema["info"]["title"] == SPEC.api.title
+    assert schema["info"]["description"].startswith(SPEC.api.description)
+    predict = schema["paths"]["/predict"]["post"]
+    assert predict["description"] == SPEC.api.predict_description
+    row = predict["requestBody"]["content"]["application/json"]["schema"]
+    assert list(row["properties"]) == list(SPEC.features)
+    for name, field in row["properties"].items():
+        assert field["description"] == SPEC.feature_info[name].description
+    assert row["description"] == SPEC.api.row_description
+    batch = schema["paths"]["/predict/batch"]["post"]
+    assert batch["summary"] == SPEC.api.batch_summary
+    answer = schema["components"]["schemas"]["Prediction"]
+    positive = SPEC.classes[SPEC.positive].name
+    assert list(answer["properties"]) == [
+        "prediction",
+        "label",
+        f"probability_{positive}",
+        "model_version",
+    ]
+    assert answer["properties"]["prediction"]["enum"] == [c.name for c in SPEC.classes.values()]
+    assert answer["properties"]["label"]["enum"] == [c.label for c in SPEC.classes.values()]
 
 
 def test_unknown_route_is_json_404(client: TestClient) -> None:

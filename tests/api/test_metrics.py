@@ -273,7 +273,7 @@ def test_drift_counts_in_process_and_shared_agree_with_numpy(
     singles, batches = rows[: 2 * DRIFT_PENDING_ROWS + 7], rows[2 * DRIFT_PENDING_ROWS + 7 :]
     first, second, alone = shared("401"), shared("402"), Metrics()
     for metrics in (first, second, alone):
-        metrics.watch_inputs(reference)
+        metrics.watch_inputs(reference, "banknote")
         metrics.set_model(*MODEL)
     for row in singles:
         first.count_input(row)
@@ -296,7 +296,7 @@ def test_waiting_notes_are_shared_within_the_sync_interval(
     reference = _reference(_statistics(artifact_metadata))
     worker, scraper = shared("501"), shared("502")
     for metrics in (worker, scraper):
-        metrics.watch_inputs(reference)
+        metrics.watch_inputs(reference, "banknote")
         metrics.set_model(*MODEL)
     low = [reference.minimum[0] - 1.0, *[bounds[4] for bounds in reference.bounds[1:]]]
     key = (
@@ -320,14 +320,14 @@ def test_the_same_statistics_keep_counting_and_others_are_refused(
     # The lifespan runs again when an app is started again (TestClient, schemathesis).
     stats = _statistics(artifact_metadata)
     metrics = Metrics()
-    metrics.watch_inputs(_reference(stats))
+    metrics.watch_inputs(_reference(stats), "banknote")
     rows = edge_rows(stats["features"])[0]
     for row in rows:
         metrics.count_input(row)
-    metrics.watch_inputs(_reference(stats))
+    metrics.watch_inputs(_reference(stats), "banknote")
     assert drift_samples(metrics.render().decode()) == expected_drift(stats["features"], rows)
     with pytest.raises(RuntimeError, match="other training statistics"):
-        metrics.watch_inputs(_reference(_statistics(artifact_metadata, constant=True)))
+        metrics.watch_inputs(_reference(_statistics(artifact_metadata, constant=True)), "banknote")
 
 
 def _values(reference: DriftReference) -> st.SearchStrategy[float]:
@@ -357,8 +357,25 @@ def test_vectorised_counts_equal_numpy_for_any_rows(
     @given(rows=rows)
     def check(rows: list[list[float]]) -> None:
         metrics = Metrics()
-        metrics.watch_inputs(reference)
+        metrics.watch_inputs(reference, "banknote")
         metrics.add_input_counts(reference.count(np.array(rows, dtype=np.float64)))
         assert drift_samples(metrics.render().decode()) == expected_drift(stats["features"], rows)
 
     check()
+
+
+def test_every_class_is_counted_from_zero_at_start_up(fresh_client: Any) -> None:
+    # rate() needs two samples of a series: one that first appeared at its first increment
+    # would lose that prediction. So each class of the served model starts at 0.
+    def predictions() -> dict[str, float]:
+        text = fresh_client.get("/metrics").text
+        (family,) = [f for f in text_string_to_metric_families(text) if f.name == "predictions"]
+        return {
+            s.labels["prediction"]: s.value for s in family.samples if s.name.endswith("_total")
+        }
+
+    classes = [c["name"] for c in fresh_client.get("/model").json()["classes"]]
+    assert predictions() == dict.fromkeys(classes, 0.0)
+    example = fresh_client.get("/model").json()["examples"][0]
+    answer = fresh_client.post("/predict", json=example["features"]).json()
+    assert predictions() == {name: float(name == answer["prediction"]) for name in classes}

@@ -36,22 +36,22 @@ def test_single_matches_batch_on_every_row(artifact_dir: Path, rows: np.ndarray)
     predictor = load_predictor(artifact_dir, 1)
     labels, forged = predictor.predict_many(rows[:, :4])
     for row, label, probability in zip(rows[:, :4].tolist(), labels, forged, strict=True):
-        assert predictor.predict_one(*row) == (label, pytest.approx(probability, abs=1e-7))
+        assert predictor.predict_one(row) == (label, pytest.approx(probability, abs=1e-7))
 
 
 def test_busy_bound_buffers_fall_back_to_a_plain_call(artifact_dir: Path) -> None:
     predictor = load_predictor(artifact_dir, 1)
     note = (-1.3971, 3.3191, -1.3927, -1.9948)
-    fast = predictor.predict_one(*note)
+    fast = predictor.predict_one(note)
     with predictor._bound_lock:  # as if another thread were using them
-        slow = predictor.predict_one(*note)
+        slow = predictor.predict_one(note)
     assert slow == fast
     assert fast[0] == 1
 
 
 def test_values_beyond_float32_saturate(artifact_dir: Path) -> None:
     predictor = load_predictor(artifact_dir, 1)
-    label, probability = predictor.predict_one(1e300, -1e300, 1e39, -1e39)
+    label, probability = predictor.predict_one((1e300, -1e300, 1e39, -1e39))
     assert label in (0, 1)
     assert 0.0 <= probability <= 1.0
     labels, probabilities = predictor.predict_many(np.array([[1e300, -1e300, 1e39, -1e39]]))

@@ -14,8 +14,7 @@ import pytest
 from prometheus_client.mmap_dict import MmapedDict
 
 from api.metrics import Metrics
-from api.schemas import FORGED_EXAMPLE as FORGED
-from api.schemas import GENUINE_EXAMPLE as GENUINE
+from tests.banknote import FORGED, GENUINE
 from tests.traffic import (
     FEATURES,
     Sent,

@@ -37,7 +37,7 @@ PER_WORKER = """
 import glob, json
 from prometheus_client.mmap_dict import MmapedDict
 found = {}
-for path in glob.glob('/dev/shm/banknote-metrics-*/counter_*.db'):
+for path in glob.glob('/dev/shm/api-metrics-*/counter_*.db'):
     found[path] = sum(v for k, v, _t, _p in MmapedDict.read_all_values_from_file(path)
                       if json.loads(k)[1] == 'predictions_total')
 print(json.dumps(found))

@@ -13,8 +13,6 @@ import pytest
 
 import contract
 from contract import (
-    CLASSES,
-    FEATURES,
     FORMAT_VERSION,
     METADATA_FILE,
     MODEL_CARD_FILE,
@@ -26,12 +24,57 @@ from contract import (
     ArtifactMetadata,
     ArtifactMissingError,
     ArtifactUnreadableError,
+    ModelContract,
     UnsupportedFormatError,
 )
-from tests.contract.legacy import as_format_1
+from tests.contract.legacy import as_format_1, as_format_2
 
 REPO = Path(__file__).resolve().parents[2]
 BLOBS = {ONNX_FILE: b"onnx graph bytes", PIPELINE_FILE: b"pickle bytes"}
+# A made-up model: the contract knows no model's features or classes.
+FEATURES = ("alpha", "beta", "gamma")
+
+
+def model_contract(**changes: Any) -> dict[str, Any]:
+    """A valid model contract as metadata.json holds it; `changes` override its fields."""
+    fields: dict[str, Any] = {
+        "name": "toy",
+        "features": [
+            {"name": name, "description": f"The {name} reading.", "unit": "mm"} for name in FEATURES
+        ],
+        "classes": [
+            {"value": 0, "name": "ok", "label": "In order"},
+            {"value": 1, "name": "faulty", "label": "Faulty"},
+        ],
+        "positive_class": 1,
+        "examples": [
+            {
+                "class_value": 0,
+                "line": 2,
+                "values": dict.fromkeys(FEATURES, 0.5),
+                "probability": 0.1,
+            },
+            {
+                "class_value": 1,
+                "line": 9,
+                "values": dict.fromkeys(FEATURES, -1.0),
+                "probability": 0.9,
+            },
+        ],
+        "api": {
+            "title": "Toy API",
+            "description": "Tells faulty parts from good ones.",
+            "predict_summary": "Predict",
+            "predict_description": "Is this part faulty?",
+            "batch_summary": "Predict many parts",
+            "row": "part",
+            "rows": "parts",
+            "row_description": "Three readings of a part.",
+            "label_description": "The label.",
+            "probability_description": "P(faulty).",
+        },
+    }
+    return fields | changes
 
 
 def stats(**changes: Any) -> dict[str, Any]:
@@ -48,11 +91,12 @@ def make_metadata(**changes: Any) -> ArtifactMetadata:
         "model_version": "20260101T000000Z-abcdef1-123456",
         "created_at": "2026-01-01T00:00:00Z",
         "git_commit": "abcdef1234567890",
+        "contract": model_contract(),
         "data": {
             "file": "data.txt",
             "sha256": "0" * 64,
             "rows": 10,
-            "class_counts": {"genuine": 5, "forged": 5},
+            "class_counts": {"ok": 5, "faulty": 5},
             "duplicates_removed": 0,
             "unique_rows": 10,
             "train_rows": 8,
@@ -77,6 +121,7 @@ def make_metadata(**changes: Any) -> ArtifactMetadata:
                 "rule": "within the float32 bound",
                 "max_probability_gap": 1e-7,
                 "max_tolerance": 1e-5,
+                "median_tolerance": 1e-6,
                 "max_gap_to_tolerance": 0.2,
                 "undecidable_rows": 0,
             },
@@ -109,24 +154,99 @@ def test_round_trip(written: Path) -> None:
     metadata = contract.read_metadata(written)
     assert metadata == make_metadata()
     assert metadata.format_version == FORMAT_VERSION
-    assert metadata.features == FEATURES
-    assert metadata.classes == CLASSES
+    assert metadata.contract.feature_names == FEATURES
+    assert [c.name for c in metadata.contract.classes] == ["ok", "faulty"]
+    assert metadata.contract.signature().probability_field == "probability_faulty"
     for name, data in BLOBS.items():
         assert contract.read_verified(written, metadata.files, name) == data
     header = contract.read_header(written)
     assert (header.format_version, header.model_version) == (FORMAT_VERSION, metadata.model_version)
+    assert header.model_name == "toy"
     assert (written / MODEL_CARD_FILE).read_text() == "# card\n"
     assert written.stat().st_mode & 0o777 == 0o755  # the image's non-root user reads it
 
 
-def test_the_class_and_feature_contract() -> None:
-    assert FEATURES == ("variance", "skewness", "curtosis", "entropy")
-    assert [(c.value, c.name, c.label) for c in CLASSES] == [
-        (0, "genuine", "Goed bankbiljet"),
-        (1, "forged", "Vals bankbiljet"),
-    ]
-    assert contract.CLASS_NAMES == {0: "genuine", 1: "forged"}
-    assert contract.CLASS_LABELS == {0: "Goed bankbiljet", 1: "Vals bankbiljet"}
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"classes": [{"value": v, "name": f"c{v}", "label": "x"} for v in (0, 1, 2)]},
+            "binary classification only: exactly 2 classes, not 3",
+        ),
+        ({"positive_class": 7}, "positive class 7 is not one of the class values"),
+        (
+            {
+                "classes": [
+                    {"value": 1, "name": "a", "label": "x"},
+                    {"value": 0, "name": "b", "label": "y"},
+                ]
+            },
+            "classes must be in ascending value order",
+        ),
+        (
+            {
+                "classes": [
+                    {"value": 0, "name": "a", "label": "x"},
+                    {"value": 1, "name": "a", "label": "y"},
+                ]
+            },
+            "the two classes share the name 'a'",
+        ),
+        ({"features": []}, "at least one feature"),
+        (
+            {
+                "features": [
+                    {"name": "alpha", "description": "d"},
+                    {"name": "alpha", "description": "d"},
+                ]
+            },
+            "feature names must be unique; repeated: alpha",
+        ),
+        ({"name": "Not-A-Metric-Prefix"}, "String should match pattern"),
+        (
+            {
+                "classes": [
+                    {"value": 0, "name": "has space", "label": "x"},
+                    {"value": 1, "name": "b", "label": "y"},
+                ]
+            },
+            "pattern",
+        ),
+    ],
+    ids=[
+        "three-classes",
+        "positive",
+        "order",
+        "same-name",
+        "no-features",
+        "repeated",
+        "name",
+        "class-name",
+    ],
+)
+def test_a_contract_that_breaks_a_rule_is_refused(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ModelContract.model_validate(model_contract(**changes))
+
+
+def test_examples_are_one_row_per_class_with_every_feature() -> None:
+    good = model_contract()
+    swapped = model_contract(examples=list(reversed(good["examples"])))
+    with pytest.raises(ValueError, match=r"one row per class, in class order \[0, 1\]"):
+        ModelContract.model_validate(swapped)
+    missing = model_contract(examples=[{**e, "values": {"alpha": 1.0}} for e in good["examples"]])
+    with pytest.raises(ValueError, match=r"must give the features \['alpha', 'beta', 'gamma'\]"):
+        ModelContract.model_validate(missing)
+
+
+def test_the_signature_says_what_differs() -> None:
+    base = ModelContract.model_validate(model_contract()).signature()
+    other = base.model_copy(update={"name": "other", "features": ("alpha",)})
+    assert base.differences(base) == {}
+    assert base.differences(other) == {
+        "name": ("toy", "other"),
+        "features": ("alpha, beta, gamma", "alpha"),
+    }
 
 
 def test_the_declared_format_is_the_one_written() -> None:
@@ -178,33 +298,14 @@ def test_a_format_version_that_is_not_an_integer_is_refused(written: Path, versi
         contract.read_metadata(written)
 
 
-def test_swapped_classes_break_the_label_convention(written: Path) -> None:
-    def swap(metadata: dict[str, Any]) -> None:
-        first, second = metadata["classes"]
-        first["value"], second["value"] = second["value"], first["value"]
-
-    edit_metadata(written, swap)
-    with pytest.raises(ArtifactError, match=r"classes \(1 = genuine .* break the label convention"):
-        contract.read_metadata(written)
-
-
-def test_a_relabelled_class_breaks_the_label_convention(written: Path) -> None:
-    edit_metadata(written, lambda m: m["classes"][1].__setitem__("label", "Echt"))
-    with pytest.raises(ArtifactError, match="label convention"):
-        contract.read_metadata(written)
-
-
-@pytest.mark.parametrize(
-    "features",
-    [
-        ["skewness", "variance", "curtosis", "entropy"],  # same names, another order
-        ["variance", "skewness", "curtosis"],
-        ["a", "b", "c", "d"],
-    ],
-)
-def test_other_features_are_refused(written: Path, features: list[str]) -> None:
-    edit_metadata(written, lambda m: m.__setitem__("features", features))
-    with pytest.raises(ArtifactError, match=r"features \[.*\] differ from the contract's"):
+def test_feature_stats_must_be_the_contracts_features(written: Path) -> None:
+    edit_metadata(
+        written,
+        lambda m: m["feature_stats"].__setitem__(
+            "features", {name: stats() for name in ("beta", "alpha", "gamma")}
+        ),
+    )
+    with pytest.raises(ArtifactError, match=r"feature_stats must cover exactly \['alpha', 'beta'"):
         contract.read_metadata(written)
 
 
@@ -309,7 +410,7 @@ def test_quantile_levels_make_histogram_buckets() -> None:
 
 def test_bucket_bounds_are_strictly_increasing(written: Path) -> None:
     stats_of = contract.read_metadata(written).feature_stats.features
-    assert stats_of["variance"].bucket_bounds() == (-4, -3, -2, -1, 0, 1, 2, 3, 4)
+    assert stats_of["alpha"].bucket_bounds() == (-4, -3, -2, -1, 0, 1, 2, 3, 4)
     # A constant feature (a zeroed column) has nine equal quantiles: one bucket bound, because
     # Prometheus refuses repeated bucket bounds.
     constant = contract.FeatureStats(min=0, max=0, quantiles=dict.fromkeys(QUANTILE_KEYS, 0.0))
@@ -329,47 +430,61 @@ def test_bucket_bounds_are_strictly_increasing(written: Path) -> None:
 def test_inconsistent_feature_stats_are_refused(
     written: Path, change: dict[str, Any], message: str
 ) -> None:
-    edit_metadata(written, lambda m: m["feature_stats"]["features"]["entropy"].update(change))
+    edit_metadata(written, lambda m: m["feature_stats"]["features"]["gamma"].update(change))
     with pytest.raises(ArtifactError, match=message):
         contract.read_metadata(written)
 
 
 def test_feature_stats_must_cover_every_feature_in_order(written: Path) -> None:
     def drop_one(metadata: dict[str, Any]) -> None:
-        del metadata["feature_stats"]["features"]["curtosis"]
+        del metadata["feature_stats"]["features"]["beta"]
 
     edit_metadata(written, drop_one)
-    with pytest.raises(ArtifactError, match="statistics must cover exactly"):
+    with pytest.raises(ArtifactError, match="feature_stats must cover exactly"):
         contract.read_metadata(written)
 
 
-def test_a_format_1_artifact_is_comparable_but_not_servable(written: Path) -> None:
-    def downgrade(metadata: dict[str, Any]) -> None:
-        old = as_format_1(metadata)
+@pytest.mark.parametrize(("downgrade", "version"), [(as_format_1, 1), (as_format_2, 2)])
+def test_an_older_format_is_comparable_but_not_servable(
+    written: Path, downgrade: Callable[[dict[str, Any]], dict[str, Any]], version: int
+) -> None:
+    def rewrite(metadata: dict[str, Any]) -> None:
+        old = downgrade(metadata)
         metadata.clear()
         metadata.update(old)
 
-    edit_metadata(written, downgrade)
+    edit_metadata(written, rewrite)
     raw = json.loads((written / METADATA_FILE).read_text())
-    assert raw["format_version"] == 1
-    assert "feature_stats" not in raw
+    assert raw["format_version"] == version
+    assert "contract" not in raw
+    assert ("feature_stats" in raw) == (version == 2)
     core = contract.read_core(written)
-    assert (core.format_version, core.model_version) == (1, make_metadata().model_version)
+    assert (core.format_version, core.model_version) == (version, make_metadata().model_version)
+    # What formats 1 and 2 could not record is the banknote model's, the only one they held.
+    assert core.contract.name == contract.LEGACY_MODEL_NAME == "banknote"
+    assert core.contract.positive_class == contract.LEGACY_POSITIVE_CLASS == 1
+    assert core.contract.features == FEATURES
+    assert [c.name for c in core.contract.classes] == ["ok", "faulty"]
     assert core.onnx.input == "features"
     assert core.hyperparameters["seed"] == 42
     assert contract.read_verified(written, core.files, ONNX_FILE) == BLOBS[ONNX_FILE]
-    with pytest.raises(UnsupportedFormatError, match=r"format_version 1, .*\(retrain it"):
+    with pytest.raises(UnsupportedFormatError, match=rf"format_version {version}, .*\(retrain it"):
         contract.read_metadata(written)
     with pytest.raises(UnsupportedFormatError):
         contract.read_header(written)
 
 
-def test_core_reading_still_enforces_the_contract(written: Path) -> None:
-    edit_metadata(written, lambda m: m.__setitem__("features", ["a", "b", "c", "d"]))
-    with pytest.raises(ArtifactError, match="differ from the contract's"):
+def test_the_current_format_is_comparable_with_its_signature(written: Path) -> None:
+    core = contract.read_core(written)
+    assert core.contract == ModelContract.model_validate(model_contract()).signature()
+
+
+def test_core_reading_still_checks_the_signature(written: Path) -> None:
+    edit_metadata(written, lambda m: m["contract"].__setitem__("positive_class", 5))
+    with pytest.raises(ArtifactError, match="positive class 5 is not one of the class values"):
         contract.read_core(written)
     edit_metadata(written, lambda m: m.__setitem__("format_version", 99))
-    with pytest.raises(UnsupportedFormatError, match="this code reads format_version 1 or 2"):
+    with pytest.raises(UnsupportedFormatError, match="this code reads format_version 1, 2 or 3"):
         contract.read_core(written)
 
 
@@ -393,7 +508,7 @@ def test_the_command_line_check(written: Path) -> None:
     assert old.stdout == ""
     assert old.stderr.startswith("error: ")
     assert old.stderr.count("\n") == 1
-    assert "format_version 1, this code reads format_version 2" in old.stderr
+    assert f"format_version 1, this code reads format_version {FORMAT_VERSION}" in old.stderr
     assert _check().returncode == 2
 
 
@@ -402,3 +517,14 @@ def test_the_command_line_check_verifies_the_onnx_file(written: Path) -> None:
     result = _check(str(written))
     assert result.returncode == 1
     assert "model.onnx: sha256 does not match" in result.stderr
+
+
+def test_the_command_line_has_help_and_one_line_usage_errors() -> None:
+    shown = _check("--help")
+    assert (shown.returncode, shown.stderr) == (0, "")
+    assert shown.stdout.startswith("usage: python -m contract [-h] ARTIFACT_DIR")
+    for args in ([], ["one", "two"], ["--nope"]):
+        wrong = _check(*args)
+        assert wrong.returncode == 2
+        assert wrong.stderr.count("\n") == 1, wrong.stderr
+        assert wrong.stderr.endswith("(see: python -m contract --help)\n")

@@ -11,10 +11,11 @@ import pytest
 import yaml
 
 from contract import FORMAT_VERSION
-from infra import naming
+from infra import naming, pinned_image
 from tests.infra.fake_registry import FakeRegistry, serve
 from tests.infra.pulumi_harness import (
     BOOTSTRAP_PWD,
+    MODEL_NAME,
     MODEL_VERSION,
     ROOT,
     SUBSCRIPTION_ID,
@@ -30,7 +31,13 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("artifact") / "model"
     directory.mkdir()
     (directory / "metadata.json").write_text(
-        json.dumps({"format_version": FORMAT_VERSION, "model_version": MODEL_VERSION}),
+        json.dumps(
+            {
+                "format_version": FORMAT_VERSION,
+                "model_version": MODEL_VERSION,
+                "contract": {"name": MODEL_NAME},
+            }
+        ),
         encoding="utf-8",
     )
     return directory
@@ -64,6 +71,20 @@ class Registries:
 def registries() -> Iterator[Registries]:
     with ExitStack() as stack:
         yield Registries(stack)
+
+
+def image_in(registries: Registries, stack: str, build: str) -> str:
+    """An image by digest in the stack's own registry (a fake ACR the program reads its label
+    from), as scripts/rollout.py import-image leaves it there for prod."""
+    registry = registries.of_stack(stack)
+    labels = {pinned_image.MODEL_VERSION_LABEL: MODEL_VERSION, "build": build}
+    return f"{registry.login_server}/banknote-api@{registry.add_image('banknote-api', labels)}"
+
+
+@pytest.fixture(scope="session")
+def prod_image(registries: Registries) -> str:
+    """An image prod may run: Container Apps stacks refuse to run without config `image`."""
+    return image_in(registries, "prod", "1")
 
 
 # What CI passes to every pr-<n> stack (deploy.yml, pulumi/actions config-map; the walk in

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import urllib.parse
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,10 @@ import pytest
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockMonitor
 
+from tests.infra.fake_containerapps import FakeContainerApps
+
 ROOT = Path(__file__).resolve().parents[2]
+ORGANIZATION = "organization"
 # The working directory the Pulumi CLI gives each program, and every provider plugin: the
 # project's `main` when it is a directory (pulumi/pulumi pkg/engine/project.go `getPwdMain`;
 # the Python host chdirs there, sdk/python/cmd/pulumi-language-python-exec), else the
@@ -33,6 +37,7 @@ SUBSCRIPTION_ID = "00000000-1111-2222-3333-444444444444"
 TENANT_ID = "99999999-8888-7777-6666-555555555555"
 DEPLOYER_OBJECT_ID = "12121212-3434-5656-7878-909090909090"
 MODEL_VERSION = "20261126T041500Z-3856aec"
+MODEL_NAME = "banknote"
 
 # Types the programs declare, as the engine spells them.
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
@@ -51,8 +56,29 @@ WORKSPACE = "azure-native:operationalinsights:Workspace"
 MANAGED_ENVIRONMENT = "azure-native:app:ManagedEnvironment"
 CONTAINER_APP = "azure-native:app:ContainerApp"
 DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
+MONITOR_WORKSPACE = "azure-native:monitor:AzureMonitorWorkspace"
+COLLECTION_ENDPOINT = "azure-native:monitor:DataCollectionEndpoint"
+COLLECTION_RULE = "azure-native:monitor:DataCollectionRule"
+RULE_GROUP = "azure-native:alertsmanagement:PrometheusRuleGroup"
+ACTION_GROUP = "azure-native:monitor:ActionGroup"
+WORKBOOK = "azure-native:applicationinsights:Workbook"
+CACHE_RULE = "azure-native:containerregistry:CacheRule"
+# What monitoring adds to a stack (infra/managed_prometheus.py) without an action group: one
+# rule group per group of monitoring/alerts.yml, and the publisher's role assignment.
+MONITORING_TYPES = [
+    MONITOR_WORKSPACE,
+    COLLECTION_ENDPOINT,
+    COLLECTION_RULE,
+    ROLE_ASSIGNMENT,
+    CACHE_RULE,
+    RULE_GROUP,
+    RULE_GROUP,
+    WORKBOOK,
+]
 
 # Invokes the programs make, as the engine spells them.
+OWN_OUTPUTS = "pulumi:pulumi:readStackOutputs"  # the engine's built-in provider
+GET_CONTAINER_APP = "azure-native:app:getContainerApp"
 CLIENT_CONFIG = "azure-native:authorization:getClientConfig"
 CLIENT_TOKEN = "azure-native:authorization:getClientToken"  # noqa: S105 - a function token
 LIST_CREDENTIALS = "azure-native:containerregistry:listRegistryCredentials"
@@ -147,10 +173,29 @@ class ProgramRun:
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Answers like Azure and Docker would, and records every declaration and invoke."""
+    """Answers like Azure and Docker would, and records every declaration and invoke.
 
-    def __init__(self, run: ProgramRun) -> None:
+    `azure` holds the Container Apps the program reads (`getContainerApp`) and, unless this is
+    a preview, changes (its PUT); `stack_outputs` are what the backend holds as this stack's
+    outputs from its last update, served to the built-in `readStackOutputs` invoke as the
+    engine does (pulumi/pulumi pkg/resource/deploy/builtins.go: `readStackReference`, the
+    backend's GetStackOutputs of the named stack; an update writes its outputs only at its end,
+    pulumi/pulumi#14752).
+    """
+
+    def __init__(
+        self,
+        run: ProgramRun,
+        azure: FakeContainerApps,
+        stack_outputs: Mapping[str, Any],
+        own_name: str,
+        preview: bool,
+    ) -> None:
         self.run = run
+        self.azure = azure
+        self.stack_outputs = dict(stack_outputs)
+        self.own_name = own_name
+        self.preview = preview
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
@@ -187,10 +232,31 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["customerId"] = f"{hashlib.sha256(args.name.encode()).hexdigest()[:8]}-cust"
         elif args.typ == MANAGED_ENVIRONMENT:
             state["defaultDomain"] = DEFAULT_DOMAIN.format(location=state["location"])
+        elif args.typ == MONITOR_WORKSPACE:
+            # Azure's answer: the workspace's PromQL endpoint (Microsoft.Monitor/accounts
+            # properties.metrics.prometheusQueryEndpoint).
+            host = f"{state['azureMonitorWorkspaceName']}-a1b2c3d4.{state['location']}"
+            state["metrics"] = {
+                "prometheusQueryEndpoint": f"https://{host}.prometheus.monitor.azure.com",
+                "internalId": f"mac_{hashlib.sha256(args.name.encode()).hexdigest()[:8]}",
+            }
+        elif args.typ == COLLECTION_ENDPOINT:
+            host = f"{state['dataCollectionEndpointName']}-e5f6.{state['location']}-1"
+            state["metricsIngestion"] = {
+                "endpoint": f"https://{host}.metrics.ingest.monitor.azure.com"
+            }
+        elif args.typ == COLLECTION_RULE:
+            digest = hashlib.sha256(state["dataCollectionRuleName"].encode()).hexdigest()
+            state["immutableId"] = f"dcr-{digest[:32]}"
         elif args.typ == CONTAINER_APP:
-            # Azure names the revision the template declares <app>--<suffix>.
-            suffix = state["template"]["revisionSuffix"]
-            state["latestRevisionName"] = f"{state['containerAppName']}--{suffix}"
+            if self.preview:
+                # A preview sends nothing; the engine shows the revision the template names.
+                suffix = state["template"]["revisionSuffix"]
+                state["latestRevisionName"] = f"{state['containerAppName']}--{suffix}"
+            else:
+                sent = self.azure.put(plain(state))
+                state["latestRevisionName"] = sent.latest_revision
+                rid = sent.id
             ids = state["identity"]["userAssignedIdentities"]
             state["identity"] = {
                 **state["identity"],
@@ -214,6 +280,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             }, []
         if token == CLIENT_TOKEN:
             return {"token": "entra-access-token"}, []
+        if token == OWN_OUTPUTS:
+            assert args.args["name"] == self.own_name, args.args  # this stack, fully qualified
+            return {"name": self.own_name, "outputs": self.stack_outputs}, []
+        if token == GET_CONTAINER_APP:
+            shown = self.azure.invoke(args.args["resourceGroupName"], args.args["containerAppName"])
+            return shown, []
         if token == SHARED_KEYS:
             return {"primarySharedKey": WORKSPACE_KEY, "secondarySharedKey": "second"}, []
         if token == LIST_CREDENTIALS:
@@ -252,6 +324,12 @@ def _name_of(typ: str, logical: str, state: dict[str, Any]) -> str:
         "workspaceName",
         "environmentName",
         "containerAppName",
+        "azureMonitorWorkspaceName",
+        "dataCollectionEndpointName",
+        "dataCollectionRuleName",
+        "ruleGroupName",
+        "actionGroupName",
+        "cacheRuleName",
     ):
         if key in state and isinstance(state[key], str):
             return str(state[key])
@@ -277,18 +355,32 @@ def run_program(
     config: dict[str, str],
     cwd: Path,
     preview: bool = False,
+    azure: FakeContainerApps | None = None,
+    stack_outputs: Mapping[str, Any] | None = None,
 ) -> ProgramRun:
     """Run one Pulumi program to completion under mocks, in `cwd` as the CLI would, and return
-    what it declared."""
+    what it declared. `azure` and `stack_outputs`: see `RecordingMocks` (default: nothing
+    deployed yet)."""
     run = ProgramRun()
     # The mocks create their root stack's futures on the thread's event loop, and an
     # asyncio.run() elsewhere in the session (tests/infra/test_infra_parts.py) leaves none set.
     _ensure_event_loop()
     # A fresh root stack resource, settings and config for every run.
     pulumi_settings.ROOT.set(None)
-    mocks = RecordingMocks(run)
+    # A DIY backend's stacks are all in the organization named "organization" (pulumi.com docs,
+    # "Stacks": "For DIY backend, the orgName portion of the stack name must always be the
+    # constant value organization").
+    own_name = f"{ORGANIZATION}/{project}/{stack}"
+    mocks = RecordingMocks(
+        run, azure or FakeContainerApps(), stack_outputs or {}, own_name, preview
+    )
     pulumi.runtime.set_mocks(
-        mocks, project=project, stack=stack, preview=preview, monitor=RecordingMonitor(mocks)
+        mocks,
+        project=project,
+        stack=stack,
+        preview=preview,
+        monitor=RecordingMonitor(mocks),
+        organization=ORGANIZATION,
     )
     pulumi.runtime.set_all_config({f"{project}:{key}": value for key, value in config.items()})
 
@@ -326,11 +418,16 @@ def run_program(
 def _ensure_event_loop() -> None:
     """Set an event loop for this thread if there is none, or only a closed one (kept for the
     session, like the one the first run gets implicitly)."""
-    try:
-        if not asyncio.get_event_loop_policy().get_event_loop().is_closed():
-            return
-    except RuntimeError:
-        pass
+    # With no loop set, Python 3.12 and 3.13 make one implicitly with a DeprecationWarning
+    # ("There is no current event loop"; CPython Lib/asyncio/events.py,
+    # BaseDefaultEventLoopPolicy.get_event_loop) and 3.14 raises RuntimeError. Either way: set one.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        try:
+            if not asyncio.get_event_loop_policy().get_event_loop().is_closed():
+                return
+        except (RuntimeError, DeprecationWarning):
+            pass
     asyncio.set_event_loop(asyncio.new_event_loop())
 
 
@@ -340,10 +437,14 @@ def run_app(
     env: dict[str, str] | None = None,
     registries: Mapping[str, str] | None = None,
     preview: bool = False,
+    azure: FakeContainerApps | None = None,
+    stack_outputs: Mapping[str, Any] | None = None,
 ) -> ProgramRun:
     """Run the app program. The ACR token exchange for the image push is replaced and recorded;
     requests to a registry in `registries` (login server -> base URL of a tests/infra
-    fake_registry on 127.0.0.1) go there over real HTTP, as DNS and TLS would route them."""
+    fake_registry on 127.0.0.1) go there over real HTTP, as DNS and TLS would route them.
+    `azure` and `stack_outputs`: the Container Apps and the stack's last outputs the program
+    finds (default: a stack never deployed)."""
     from infra import acr_token, registry_read
     from infra.app import main
 
@@ -376,7 +477,14 @@ def run_app(
         for name, value in (env or {}).items():
             patch.setenv(name, value)
         run = run_program(
-            main, project="banknote", stack=stack, config=config, cwd=APP_PWD, preview=preview
+            main,
+            project="banknote",
+            stack=stack,
+            config=config,
+            cwd=APP_PWD,
+            preview=preview,
+            azure=azure,
+            stack_outputs=stack_outputs,
         )
     run.token_exchanges = posted
     return run

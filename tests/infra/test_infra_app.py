@@ -15,6 +15,7 @@ from tests.infra.pulumi_harness import (
     IDENTITY,
     IMAGE,
     LIST_CREDENTIALS,
+    MODEL_NAME,
     MODEL_VERSION,
     REGISTRY,
     RESOURCE_GROUP,
@@ -123,7 +124,12 @@ def test_image_built_from_repo_dockerfile_for_amd64(run: ProgramRun) -> None:
     assert (ROOT / "Dockerfile").is_file()
     assert paths.PROJECT_ROOT == ROOT
     assert image["build"]["platform"] == "linux/amd64"
-    assert image["build"]["args"] == {"REVISION": "unknown", "MODEL_VERSION": MODEL_VERSION}
+    # The image's labels carry the model's name and version, both read from the artifact.
+    assert image["build"]["args"] == {
+        "REVISION": "unknown",
+        "MODEL_VERSION": MODEL_VERSION,
+        "MODEL_NAME": MODEL_NAME,
+    }
 
 
 def test_image_pushed_with_deployers_token_not_a_stored_password(run: ProgramRun) -> None:

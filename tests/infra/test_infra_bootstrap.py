@@ -81,7 +81,7 @@ def test_each_resource_exactly_once(run: ProgramRun) -> None:
     assert sorted(i.name for i in run.of_type(IDENTITY)) == ["deploy", "pr", "prod"]
     assert len(run.of_type(ROLE_DEFINITION)) == 4
     assert len(run.of_type(FEDERATED_CREDENTIAL)) == 4
-    assert len(run.of_type(ROLE_ASSIGNMENT)) == 4 + 5 + 5
+    assert len(run.of_type(ROLE_ASSIGNMENT)) == 4 + 5 + 6
 
 
 def test_each_identity_trusts_only_its_own_subjects(run: ProgramRun) -> None:
@@ -96,8 +96,8 @@ def test_each_identity_trusts_only_its_own_subjects(run: ProgramRun) -> None:
         assert credential.inputs["audiences"] == ["api://AzureADTokenExchange"]
         assert credential.inputs["resourceName"] == identity(run, owner)["resourceName"]
     assert subjects == {
-        # Only the dev environment, which the README restricts to main. No branch subject:
-        # the old `ref:refs/heads/main` credential was used by no job.
+        # Only the dev environment, which docs/deploy/azure-setup.md restricts to main. No branch
+        # subject: the old `ref:refs/heads/main` credential was used by no job.
         "deploy": {f"repo:{REPOSITORY}:environment:dev"},
         # Pull requests, and the scheduled sweep of PR stacks on the default branch.
         "pr": {f"repo:{REPOSITORY}:pull_request", f"repo:{REPOSITORY}:ref:refs/heads/main"},
@@ -187,6 +187,20 @@ def test_the_prod_identity_writes_only_prod_and_reads_dev(run: ProgramRun) -> No
         assert aci in others
 
 
+def test_only_the_prod_identity_queries_metrics_and_only_in_prods_group(run: ProgramRun) -> None:
+    # The rollout's gate sends PromQL to prod's Azure Monitor workspace with the prod identity's
+    # token: Monitoring Data Reader on the workspace (learn.microsoft.com "Query Prometheus
+    # metrics using the API and PromQL"). The app stack creates the workspace, in prod's group,
+    # after the bootstrap; the group is the scope that exists now.
+    reader = roles.role_definition_id(SUBSCRIPTION_ID, roles.MONITORING_DATA_READER)
+    granted = {
+        key: {a["scope"] for a in assignments_of(run, identity(run, key)["principalId"])
+              if a["roleDefinitionId"] == reader}
+        for key in CI_KEYS
+    }  # fmt: skip
+    assert granted == {"deploy": set(), "pr": set(), "prod": {group_id(run, PROD_GROUP)}}
+
+
 def test_no_ci_identity_holds_any_role_at_subscription_scope(run: ProgramRun) -> None:
     for key in CI_KEYS:
         for assignment in assignments_of(run, identity(run, key)["principalId"]):
@@ -212,21 +226,34 @@ def test_no_owner_contributor_or_user_access_administrator(run: ProgramRun) -> N
         assert assignment.inputs["roleDefinitionId"].rsplit("/", 1)[1] not in broad
 
 
-def test_rbac_administrator_is_limited_to_acr_pull_for_service_principals(
-    run: ProgramRun,
+def test_rbac_administrator_is_limited_to_the_stacks_roles_for_service_principals(
+    run: ProgramRun, app_stack: Callable[..., ProgramRun]
 ) -> None:
     admin_role = roles.role_definition_id(SUBSCRIPTION_ID, roles.RBAC_ADMINISTRATOR)
     found = [a for a in run.of_type(ROLE_ASSIGNMENT) if a.inputs["roleDefinitionId"] == admin_role]
     assert len(found) == 3
+    # What an app stack assigns to its own identity, and nothing else: AcrPull on its registry,
+    # Monitoring Metrics Publisher on its data collection rule (infra/managed_prometheus.py; the
+    # same component on either platform).
+    stack_roles = {roles.ACR_PULL, roles.MONITORING_METRICS_PUBLISHER}
+    assert set(roles.STACK_ROLES) == stack_roles
+    app = app_stack("alice", monitoring="true")
+    assert app.error is None, app.error
+    granted = {r.inputs["roleDefinitionId"].rsplit("/", 1)[1] for r in app.of_type(ROLE_ASSIGNMENT)}
+    assert granted == stack_roles
     for assignment in found:
         condition = assignment.inputs["condition"]
         assert assignment.inputs["conditionVersion"] == "2.0"
-        assert set(GUID.findall(condition)) == {roles.ACR_PULL}
-        assert condition.count("GuidEquals {7f951dda-4ed3-4680-a7ca-43fe172d538d}") == 2
+        assert set(GUID.findall(condition)) == stack_roles
+        # The documented list form, once for writes and once for deletes (learn.microsoft.com
+        # "Delegate Azure role assignment management to others with conditions").
+        listed = f"GuidEquals {{{roles.ACR_PULL}, {roles.MONITORING_METRICS_PUBLISHER}}}"
+        assert condition.count(listed) == 2
         assert "roleAssignments/write" in condition
         assert "roleAssignments/delete" in condition
         assert condition.count("StringEqualsIgnoreCase {'ServicePrincipal'}") == 2
-        # It names no principal: any service principal in the tenant qualifies (README).
+        # It names no principal: any service principal in the tenant qualifies
+        # (docs/deploy/security.md).
         assert "PrincipalId" not in condition
 
 
@@ -248,6 +275,13 @@ def test_custom_roles_cover_only_what_the_app_stack_manages(run: ProgramRun) -> 
         "Microsoft.ManagedIdentity/userAssignedIdentities/",
         "Microsoft.Authorization/roleAssignments/read",
         "Microsoft.OperationalInsights/workspaces/",
+        # Monitoring, on either platform (infra/managed_prometheus.py).
+        "Microsoft.Monitor/accounts/",
+        "Microsoft.Insights/dataCollectionEndpoints/",
+        "Microsoft.Insights/dataCollectionRules/",
+        "Microsoft.AlertsManagement/prometheusRuleGroups/",
+        "Microsoft.Insights/actionGroups/",
+        "Microsoft.Insights/workbooks/",
     )
     for action in apps_permission["actions"]:
         assert action.startswith(
@@ -367,7 +401,7 @@ def test_each_identity_writes_only_its_own_stacks_state(
 
 def test_only_the_deploy_identity_may_create_the_backend_metadata(run: ProgramRun) -> None:
     # The first `pulumi login` to an empty container writes .pulumi/meta.yaml (diy meta.go
-    # `ensurePulumiMeta`): the first deploy of dev, from main (README, First deploy).
+    # `ensurePulumiMeta`): the first deploy of dev, from main (docs/deploy/first-deploy.md).
     assert condition_allows(state_condition(run, "deploy"), WRITE, state_access.META_BLOB)
     assert not condition_allows(state_condition(run, "pr"), WRITE, state_access.META_BLOB)
 
@@ -385,7 +419,7 @@ def test_developers_write_their_own_stacks_and_groups_at_subscription_scope(
 ) -> None:
     developers = ["aaaaaaaa-1111-2222-3333-444444444444", "bbbbbbbb-1111-2222-3333-444444444444"]
     run = bootstrap_stack(developerPrincipalIds=", ".join(developers))
-    assert len(run.of_type(ROLE_ASSIGNMENT)) == 14 + 6 * 2
+    assert len(run.of_type(ROLE_ASSIGNMENT)) == 15 + 6 * 2
     for developer in developers:
         grants = assignments_of(run, developer)
         assert arm_write_scopes(run, developer) == {SUBSCRIPTION}

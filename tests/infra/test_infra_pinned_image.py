@@ -200,7 +200,7 @@ def test_an_image_in_another_stacks_registry_is_refused(
 @pytest.mark.parametrize(
     ("labels", "needle"),
     [
-        (None, "no usable banknote.model.version label ('none')"),
+        (None, "no usable mlops.model.version label ('none')"),
         ({"org.opencontainers.image.title": "x"}, "('none')"),
         ({LABEL: "unknown"}, "('unknown')"),  # the Dockerfile's default: built by hand
         ({LABEL: "not a version"}, "('not a version')"),
@@ -236,6 +236,34 @@ def test_the_label_is_the_one_the_dockerfile_sets() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(rf'^\s*{re.escape(LABEL)}="\$\{{MODEL_VERSION\}}"', dockerfile, re.M)
     assert "ARG MODEL_VERSION=unknown" in dockerfile
+    name = re.escape(pinned_image.MODEL_NAME_LABEL)
+    assert re.search(rf'^\s*{name}="\$\{{MODEL_NAME\}}"', dockerfile, re.M)
+    assert "ARG MODEL_NAME=unknown" in dockerfile
+    # The key images built before the model spec carry is no longer written, only read.
+    assert pinned_image.LEGACY_MODEL_VERSION_LABEL not in dockerfile
+
+
+@pytest.mark.parametrize("stack", ["dev", "alice"])
+def test_an_image_built_before_the_model_spec_still_deploys(
+    app_stack: AppStack, registries: Registries, stack: str
+) -> None:
+    # Every image in a registry today is labelled banknote.model.version only: a rollback to one
+    # of them (config `image`) must deploy it and report its version.
+    reference = image_in(
+        registries.of_stack(stack), {pinned_image.LEGACY_MODEL_VERSION_LABEL: OLD_VERSION}
+    )
+    run = app_stack(stack, image=reference)
+    assert run.error is None, run.error
+    assert run.of_type(IMAGE) == []
+    assert container_image(run) == reference
+    assert run.exports["model_version"] == OLD_VERSION
+
+
+def test_the_new_label_wins_over_the_old_one(app_stack: AppStack, registries: Registries) -> None:
+    labels = {LABEL: OLD_VERSION, pinned_image.LEGACY_MODEL_VERSION_LABEL: "20200101T000000Z-0"}
+    run = app_stack("alice", image=image_in(registries.of_stack("alice"), labels))
+    assert run.error is None, run.error
+    assert run.exports["model_version"] == OLD_VERSION
 
 
 def test_the_fake_storage_refuses_a_forwarded_registry_token() -> None:

@@ -17,7 +17,7 @@ import yaml
 from contract import FORMAT_VERSION
 from infra import config
 from infra.bootstrap import config as bootstrap_config
-from tests.infra.pulumi_harness import MODEL_VERSION
+from tests.infra.pulumi_harness import MODEL_NAME, MODEL_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -166,7 +166,13 @@ def checkout(tmp_path: Path) -> Path:
     model = root / "artifacts" / "model"
     model.mkdir(parents=True)
     (model / "metadata.json").write_text(
-        json.dumps({"format_version": FORMAT_VERSION, "model_version": MODEL_VERSION}),
+        json.dumps(
+            {
+                "format_version": FORMAT_VERSION,
+                "model_version": MODEL_VERSION,
+                "contract": {"name": MODEL_NAME},
+            }
+        ),
         encoding="utf-8",
     )
     return root
@@ -207,6 +213,20 @@ def test_prods_first_registry_only_run_needs_no_artifact_and_builds_nothing(
     assert report["images"] == []  # no docker build
     assert set(report["outputs"]) == {"registry", "resource_group"}
     assert report["outputs"]["resource_group"] == "rg-banknote_prod"
+
+
+def test_prod_from_a_clean_checkout_is_refused_and_declares_nothing(checkout: Path) -> None:
+    # `pulumi up --stack prod` as the CLI runs it, from a checkout of the committed files with
+    # nothing a CI job set: the program refuses before it declares anything or asks Azure, so
+    # nothing that serves can change (docs/deploy/prod.md, "Where the state lives"). The
+    # artifact is there: prod must not build it either.
+    prod = load(checkout / "Pulumi.prod.yaml")["config"]
+    cfg = {key.removeprefix("banknote:"): str(value) for key, value in prod.items()}
+    result = run_like_the_cli("banknote", checkout, checkout / "infra", cfg, stack="prod")
+    assert result.returncode != 0
+    assert "config image is required with platform containerapps" in result.stderr
+    assert "Traceback" not in result.stderr.split("ConfigError")[-1]
+    assert result.stdout == ""  # no report: the program never got to its outputs
 
 
 def test_the_app_names_the_missing_artifact_by_its_absolute_path(checkout: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from model.config import DATA_PATH
+from tests.banknote import DATA_PATH
 
 WriteData = Callable[[str], Path]
 

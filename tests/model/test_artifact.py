@@ -8,16 +8,17 @@ import pytest
 
 from model.artifact import load_artifact
 from model.build import train_artifact
-from model.config import DATA_PATH, TrainConfig
+from model.config import TrainConfig
 from model.data import load_dataset
 from model.errors import ArtifactError, ExportError
 from model.export import check_parity, onnx_session
 from model.parity import probability_tolerance
+from tests.banknote import SPEC, spec_on
 
 
 def test_round_trip_predicts_like_the_training_run(artifact_dir: Path) -> None:
     artifact = load_artifact(artifact_dir)
-    dataset = load_dataset(DATA_PATH)
+    dataset = load_dataset(SPEC)
     accuracy = (artifact.pipeline.predict(dataset.features) == dataset.labels).mean()
     assert accuracy >= 0.99
     # The scaler travels inside the pipeline: raw features in, right answers out.
@@ -26,27 +27,23 @@ def test_round_trip_predicts_like_the_training_run(artifact_dir: Path) -> None:
 
 def test_onnx_matches_the_pipeline_on_every_row(artifact_dir: Path, artifact_metadata) -> None:
     artifact = load_artifact(artifact_dir)
-    features = load_dataset(DATA_PATH).features
+    features = load_dataset(SPEC).features
     labels, probabilities = onnx_session((artifact_dir / "model.onnx").read_bytes()).run(
         ["label", "probabilities"], {"features": features.astype(np.float32)}
     )
     np.testing.assert_array_equal(labels, artifact.pipeline.predict(features))
     gap = np.abs(probabilities - artifact.pipeline.predict_proba(features)).max(axis=1)
-    assert np.all(gap <= probability_tolerance(artifact.pipeline, features))
+    assert np.all(gap <= probability_tolerance(artifact.pipeline, features).per_row)
     assert artifact_metadata["onnx"]["parity"]["rows"] == len(features)
 
 
 def test_parity_check_catches_an_export_of_another_model(artifact_dir: Path, tmp_path) -> None:
     other = tmp_path / "other"
-    train_artifact(
-        DATA_PATH,
-        other,
-        TrainConfig(c_grid=(0.01,), gamma_grid=(5.0,), min_accuracy=0, min_roc_auc=0),
-    )
+    train_artifact(spec_on(gate=False, factory="tests.banknote:weak_svc"), other, TrainConfig())
     pipeline = load_artifact(artifact_dir).pipeline
-    features = load_dataset(DATA_PATH).features
+    features = load_dataset(SPEC).features
     with pytest.raises(ExportError, match="ONNX"):
-        check_parity(pipeline, (other / "model.onnx").read_bytes(), features)
+        check_parity(pipeline, (other / "model.onnx").read_bytes(), features, SPEC.positive)
 
 
 def test_missing_artifact(tmp_path) -> None:
@@ -96,7 +93,7 @@ def test_unreadable_metadata_is_refused(artifact_copy: Path, text, message) -> N
 def test_retraining_replaces_the_artifact_whole(artifact_copy: Path) -> None:
     before = json.loads((artifact_copy / "metadata.json").read_text())["model_version"]
     (artifact_copy / "stale-file").write_text("left over")
-    train_artifact(DATA_PATH, artifact_copy, TrainConfig())
+    train_artifact(SPEC, artifact_copy, TrainConfig())
     assert not (artifact_copy / "stale-file").exists()
     assert load_artifact(artifact_copy).metadata.model_version != before
     assert not list(artifact_copy.parent.glob(".model-*"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from model.artifact import load_artifact
-from model.config import DATA_PATH
+from tests.banknote import DATA_PATH
 from tests.model.cli_support import assert_one_line_error, run_model
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import shutil
@@ -13,11 +12,11 @@ import pytest
 
 from contract import METADATA_FILE
 from model import cli
-from model import config as model_config
 from model.build import train_artifact
 from model.compare import regression_reasons
-from model.config import DATA_PATH, CompareConfig, TrainConfig
-from model.errors import RegressionError
+from model.config import CompareConfig, TrainConfig
+from model.errors import NewContractError, RegressionError
+from tests.banknote import DATA_PATH, SPEC, spec_file, three_feature_spec_file
 from tests.contract.legacy import as_format_1
 from tests.model.cli_support import assert_one_line_error, run_model
 
@@ -34,7 +33,7 @@ def weak_dir(weak_artifact_dir: Path) -> Path:
 def retrained_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An equal challenger: a retrain on the same data with the same settings."""
     out = tmp_path_factory.mktemp("retrained") / "model"
-    train_artifact(DATA_PATH, out, TrainConfig())
+    train_artifact(SPEC, out, TrainConfig())
     return out
 
 
@@ -175,7 +174,10 @@ def _garbage_onnx_with_its_hash(directory: Path) -> None:
         (_tamper_onnx, "model.onnx: sha256 does not match metadata.json"),
         (_garbage_onnx_with_its_hash, "cannot load model.onnx"),
         (lambda d: _edit(d, lambda m: m.__setitem__("format_version", 99)), "format_version 99"),
-        (lambda d: _edit(d, lambda m: m.pop("classes")), "no usable 'classes'"),
+        (
+            lambda d: _edit(d, lambda m: m["contract"].pop("classes")),
+            "no usable 'contract.classes'",
+        ),
         (lambda d: shutil.rmtree(d), "does not exist: no model artifact here"),
     ],
     ids=["tampered", "not-onnx", "future-format", "no-classes", "missing"],
@@ -189,6 +191,47 @@ def test_an_unusable_champion_is_refused_with_its_reason(
     )
     assert_one_line_error(result, 1, message)
     assert result.stdout == ""
+
+
+def test_a_challenger_with_a_new_contract_is_not_compared(
+    artifact_dir: Path, new_contract_artifact_dir: Path, tmp_path: Path
+) -> None:
+    report, markdown = tmp_path / "report.json", tmp_path / "report.md"
+    result = run_model(
+        "compare", "--champion", str(artifact_dir), "--challenger", str(new_contract_artifact_dir),
+        "--json", str(report), "--markdown", str(markdown),
+    )  # fmt: skip
+    assert_one_line_error(
+        result, NewContractError.exit_code, "new model contract: no comparison possible"
+    )
+    assert result.stderr.rstrip().endswith("in features")
+    assert "verdict: new model contract: no comparison possible" in result.stdout
+    data = json.loads(report.read_text())
+    assert (data["verdict"], data["regression"], data["accepted"]) == ("new contract", False, False)
+    assert data["differences"] == {
+        "features": {
+            "champion": "variance, skewness, curtosis, entropy",
+            "challenger": "variance, skewness, curtosis",
+        }
+    }
+    assert "| features | variance, skewness, curtosis, entropy |" in markdown.read_text()
+    accepted = run_model(
+        "compare", "--champion", str(artifact_dir), "--challenger", str(new_contract_artifact_dir),
+        "--accept-regression",
+    )  # fmt: skip
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stderr.startswith("warning: new model contract")
+    assert accepted.stderr.rstrip().endswith("accepted with --accept-regression")
+
+
+def test_compare_scores_on_the_challengers_own_spec(new_contract_artifact_dir: Path) -> None:
+    # Two models of a contract other than the default spec's: their rows are their spec's.
+    result = run_model(
+        "compare", "--champion", str(new_contract_artifact_dir),
+        "--challenger", str(new_contract_artifact_dir),
+    )  # fmt: skip
+    assert_one_line_error(result, 1, "was not trained from")
+    assert "give its --spec" in result.stderr
 
 
 def test_train_with_an_equal_champion_writes_the_new_model(
@@ -207,21 +250,18 @@ def test_train_with_an_equal_champion_writes_the_new_model(
 
 
 def test_train_keeps_the_previous_artifact_when_the_challenger_is_worse(
-    artifact_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+    artifact_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A code change that makes training worse on unchanged data (here: a grid that offers only
-    # a poor C and gamma), with the absolute gate off so only the comparison can stop it.
-    monkeypatch.setattr(
-        model_config,
-        "TrainConfig",
-        functools.partial(TrainConfig, c_grid=(0.01,), gamma_grid=(5.0,)),
-    )
+    # A change that makes training worse on unchanged data (here: a factory whose grid offers
+    # only a poor C and gamma), with the absolute gate off so only the comparison can stop it.
+    spec = spec_file(tmp_path, factory="tests.banknote:weak_svc")
     before = _snapshot(artifact_copy)
     report = tmp_path / "comparison.json"
     code = cli.main(
         [
-            "train", "--out", str(artifact_copy), "--champion", str(artifact_copy),
-            "--min-accuracy", "0", "--min-roc-auc", "0", "--compare-json", str(report),
+            "train", "--spec", str(spec), "--out", str(artifact_copy),
+            "--champion", str(artifact_copy), "--min-accuracy", "0", "--min-roc-auc", "0",
+            "--compare-json", str(report),
         ]
     )  # fmt: skip
     captured = capsys.readouterr()
@@ -233,6 +273,30 @@ def test_train_keeps_the_previous_artifact_when_the_challenger_is_worse(
     assert _snapshot(artifact_copy) == before
     assert not [p for p in artifact_copy.parent.iterdir() if p.name.startswith(".model-")]
     assert json.loads(report.read_text())["verdict"] == "regression"
+
+
+def test_train_with_a_champion_of_another_contract_writes_nothing(
+    artifact_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = three_feature_spec_file(tmp_path)
+    before = _snapshot(artifact_copy)
+    code = cli.main(
+        [
+            "train",
+            "--spec",
+            str(spec),
+            "--out",
+            str(artifact_copy),
+            "--champion",
+            str(artifact_copy),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == NewContractError.exit_code
+    assert captured.err.startswith("error: new model contract: no comparison possible")
+    assert captured.err.rstrip().endswith(f"nothing written, {artifact_copy} is unchanged")
+    assert captured.err.count("\n") == 1
+    assert _snapshot(artifact_copy) == before
 
 
 def test_train_refuses_a_bad_champion_before_training(tmp_path: Path) -> None:

@@ -30,10 +30,16 @@ class ExpressionError(ValueError):
 
 @dataclass(frozen=True)
 class Status:
-    """Outcome of the needed jobs, for the status functions."""
+    """Outcome of the needed jobs (or of the job's earlier steps), for the status functions.
+
+    docs.github.com "Evaluate expressions in workflows and actions", status check functions:
+    success() is true when nothing before failed and the run was not cancelled; failure() when
+    something before failed; cancelled() when the workflow was cancelled; always() always.
+    """
 
     all_succeeded: bool = True
     any_failed: bool = False
+    cancelled: bool = False
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -168,10 +174,10 @@ class _Parser:
                 self.take()
         self.take(")")
         functions: dict[str, Callable[..., Any]] = {
-            "success": lambda: self.status.all_succeeded,
+            "success": lambda: self.status.all_succeeded and not self.status.cancelled,
             "always": lambda: True,
             "failure": lambda: self.status.any_failed,
-            "cancelled": lambda: False,
+            "cancelled": lambda: self.status.cancelled,
             "contains": _contains,
             "startsWith": lambda a, b: str(a).lower().startswith(str(b).lower()),
             "endsWith": lambda a, b: str(a).lower().endswith(str(b).lower()),
@@ -252,9 +258,9 @@ def condition_holds(
 ) -> bool:
     """Whether a job or step `if:` lets it run, including the implicit success() rule."""
     if condition is None:
-        return status.all_succeeded
+        return status.all_succeeded and not status.cancelled
     if isinstance(condition, bool):
-        return condition and status.all_succeeded
+        return condition and status.all_succeeded and not status.cancelled
     text = strip_braces(condition)
     if not uses_status_function(text):
         text = f"success() && ({text})"

@@ -5,7 +5,11 @@ does. Every invocation is recorded under "calls".
 Modelled on, and no kinder than, what the scripts rely on:
 - "Get a pull request" answers the PR as it is now (`state`, `labels[].name`, `head.sha`); a list
   of answers is given out in order, the last one repeating; an unknown PR is "Not Found (HTTP
-  404)".
+  404)". An answer may also be a failure: {"http_status": N, "message": M} is an HTTP error as
+  `gh api` reports one (cli/cli pkg/cmd/api/api.go processResponse: the body on stdout,
+  "gh: M (HTTP N)" on stderr, or "gh: HTTP N" without a message; exit code 1), and
+  {"gh_exit": N, "gh_stderr": S} a failure before any HTTP status (no network: "error
+  connecting to <host>", internal/ghcmd/cmd.go printError; no credentials: exit code 4).
 - "List artifacts for a repository" (`?name=` filters by name) answers `{total_count,
   artifacts}`, each with `id`, `name`, `expired`, `created_at` and `workflow_run` {`id`,
   `repository_id`, `head_repository_id`, `head_branch`, `head_sha`}; expired artifacts stay
@@ -49,10 +53,14 @@ def _api(state: dict[str, Any], args: list[str]) -> tuple[int, str]:
     if len(parts) == 5 and parts[3] == "pulls":  # repos/OWNER/REPO/pulls/N
         answers = state["prs"].get(parts[4])
         if not answers:
-            return 1, "gh: Not Found (HTTP 404)"
+            return _http_error(404, "Not Found")
         answer = answers[0]
         if len(answers) > 1:
             answers.pop(0)
+        if "http_status" in answer:
+            return _http_error(answer["http_status"], answer.get("message"))
+        if "gh_exit" in answer:
+            return answer["gh_exit"], answer["gh_stderr"]
         return 0, json.dumps(answer)
     if len(parts) == 6 and parts[3] == "commits" and parts[5] == "pulls":
         return 0, json.dumps(state["commit_pulls"].get(parts[4], []))
@@ -73,6 +81,20 @@ def _api(state: dict[str, Any], args: list[str]) -> tuple[int, str]:
                     return 0, json.dumps(comment)
         return 1, "gh: Not Found (HTTP 404)"
     return 0, "[]"
+
+
+def _http_error(status: int, message: str | None) -> tuple[int, str]:
+    """`gh api` meeting an HTTP error: the body on stdout (written here), the line for stderr."""
+    if message is None:
+        sys.stdout.write("<html><body>upstream error</body></html>\n")
+        return 1, f"gh: HTTP {status}"
+    body = {
+        "message": message,
+        "documentation_url": "https://docs.github.com/rest",
+        "status": str(status),
+    }
+    sys.stdout.write(json.dumps(body) + "\n")
+    return 1, f"gh: {message} (HTTP {status})"
 
 
 def _download(state: dict[str, Any], args: list[str]) -> tuple[int, str]:

@@ -136,7 +136,11 @@ class World:
         """An artifact as GitHub keeps it, uploaded by run `run_id` of `branch`."""
         state = self.github()
         stored = self.root / "artifacts" / str(len(state["artifacts"]))
-        shutil.copytree(files, stored)
+        if files.is_file():  # an unzipped single-file artifact
+            stored.mkdir(parents=True)
+            shutil.copy(files, stored / files.name)
+        else:
+            shutil.copytree(files, stored)
         artifact = {
             "id": 5000 + len(state["artifacts"]),
             "name": name,
@@ -191,7 +195,7 @@ class World:
         return digest
 
     def image_version(self, reference: str) -> str | None:
-        """The banknote.model.version label of an image in a registry, by its reference."""
+        """The model version label of an image in a registry, by its reference."""
         for registry in self.azure()["registries"].values():
             for manifests in registry["repositories"].values():
                 for manifest in manifests:
@@ -237,7 +241,7 @@ class JobRun:
 
     @property
     def ok(self) -> bool:
-        return all(step.outcome != "failure" for step in self.steps)
+        return all(step.outcome not in ("failure", "cancelled") for step in self.steps)
 
     def outcome(self, name_part: str) -> str:
         """The outcome of the one step whose name contains `name_part`."""
@@ -392,6 +396,8 @@ def run_job(
     trigger: str = "workflow_call",
     needs: Mapping[str, JobRun] | None = None,
     fail: tuple[str, ...] = (),
+    cancel: tuple[str, ...] = (),
+    fail_outputs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> JobRun:
     """Run one job's steps for `event` on a fresh runner; the job's own `if:` is not checked.
 
@@ -400,7 +406,12 @@ def run_job(
     declared defaults as GitHub fills them in (pipeline.declared_inputs). `needs` are the runs
     of the jobs it needs, by job id, for `needs.<job>.outputs`. A step whose name contains one
     of `fail` is not run and fails (a smoke test that finds a broken service, say), so that the
-    steps after it meet a failed job as on GitHub.
+    steps after it meet a failed job as on GitHub, with the outputs `fail_outputs` gives for
+    that name part (what the failing script wrote first). A step whose name contains one of
+    `cancel` is where the run is cancelled (by a person, or by the job's timeout): that step
+    ends `cancelled`, and every later step runs only if its `if` holds with cancelled() true
+    and success() false (docs.github.com "Workflow cancellation reference": the server
+    re-evaluates the `if` of the unfinished steps; `job.status` is then "cancelled").
     """
     job = workflow["jobs"][job_name]
     context = event.context(declared_inputs(workflow, trigger, inputs or {}))
@@ -423,14 +434,21 @@ def run_job(
     context["env"].update(_evaluate_env(job.get("env"), context))
     context["steps"] = {}
     steps: list[StepRun] = []
-    failed = False
+    failed = cancelled = False
     for index, step in enumerate(job.get("steps", [])):
         name = interpolate(str(step.get("name", step.get("uses", step.get("run", "")))), context)
-        status = Status(all_succeeded=not failed, any_failed=failed)
+        status = Status(all_succeeded=not failed, any_failed=failed, cancelled=cancelled)
+        context["job"] = {
+            "status": "cancelled" if cancelled else "failure" if failed else "success"
+        }
         if not condition_holds(step.get("if"), context, status):
             run = StepRun(name, "skipped", executed=False)
+        elif any(part in name for part in cancel) and not cancelled:
+            run = StepRun(name, "cancelled", executed=False)
+            cancelled = True
         elif any(part in name for part in fail):
-            run = StepRun(name, "failure", executed=False)
+            written = next((dict(v) for k, v in (fail_outputs or {}).items() if k in name), {})
+            run = StepRun(name, "failure", executed=False, outputs=written)
         else:
             run = _run_step(step, name, context, base_env, checkout, world, index)
         steps.append(run)
@@ -488,11 +506,25 @@ def _run_step(
         if not source.exists():
             fail = inputs.get("if-no-files-found") == "error"
             return StepRun(name, "failure" if fail else "success", True, log="no files found")
-        world.add_artifact(
-            inputs["name"], source, int(context["github"]["run_id"]),
+        # v7.0.0 action.yml: with `archive: false` one file is uploaded as it is, "the name of
+        # the file will be used as the artifact name (ignoring the `name` parameter)".
+        unzipped = inputs.get("archive") == "false"
+        if unzipped and not source.is_file():
+            return StepRun(name, "failure", True, log="archive: false uploads a single file")
+        artifact_name = source.name if unzipped else inputs.get("name", "artifact")
+        run_id = int(context["github"]["run_id"])
+        artifact = world.add_artifact(
+            artifact_name, source, run_id,
             branch=context["github"]["ref"].removeprefix("refs/heads/"),
         )  # fmt: skip
-        return StepRun(name, "success", True, log=f"uploaded {inputs['name']}")
+        # The outputs v7.0.0 sets; the URL's form is its README's example (Outputs table).
+        repository = context["github"]["repository"]
+        outputs = {
+            "artifact-id": str(artifact["id"]),
+            "artifact-url": f"https://github.com/{repository}/actions/runs/{run_id}"
+            f"/artifacts/{artifact['id']}",
+        }
+        return StepRun(name, "success", True, outputs, log=f"uploaded {artifact_name}")
     if uses.startswith("pulumi/actions@"):
         inputs = _with_inputs(step, context)
         if "command" not in inputs:

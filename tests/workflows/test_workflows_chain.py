@@ -63,9 +63,10 @@ def test_stages_keep_the_original_names(workflows: dict[str, dict[str, Any]]) ->
 
 
 def test_stages_call_each_other_in_order(workflows: dict[str, dict[str, Any]]) -> None:
-    # Follow the calls from the workflow that pushes and pull requests start.
+    # Follow the calls from the workflow that pushes and pull requests start. The only other
+    # one they start is the docs site's check, which calls nothing (test below).
     entry = [f for f, w in workflows.items() if {"push", "pull_request"} <= triggers(w).keys()]
-    assert entry == ["analyze.yml"]
+    assert sorted(entry) == ["analyze.yml", "docs.yml"]
     order, file = [], "analyze.yml"
     while file is not None:
         order.append(workflows[file]["name"])
@@ -351,7 +352,8 @@ REQUIRED_PATHS = [
     "data/README.md",
     "Dockerfile",
     ".dockerignore",
-    "requirements/dev.txt",
+    "requirements/dev-3.11.txt",
+    "requirements/run-3.13.txt",
     "requirements/serve.txt",
     "pyproject.toml",
     "Makefile",
@@ -385,9 +387,57 @@ def test_paths_filters_cover_every_tracked_source_file(
         assert any(p.match(path) for p in patterns), path
 
 
-@pytest.mark.parametrize("path", ["README.md", "docs/notes.md", "LICENSE"])
+SITE = ["docs/index.md", "docs/deploy/first-deploy.md", "mkdocs.yml"]
+DOCS_ONLY = ["README.md", *SITE]
+
+
+@pytest.mark.parametrize("path", [*DOCS_ONLY, "LICENSE"])
 def test_documentation_changes_do_not_run_the_pipeline(
     workflows: dict[str, dict[str, Any]], path: str
 ) -> None:
+    # A typo fix must not train a model and redeploy dev...
     patterns = triggers(workflows["analyze.yml"])["push"]["paths"]
     assert not any(glob_to_regex(p).match(path) for p in patterns), path
+
+
+@pytest.mark.parametrize("path", SITE)
+def test_documentation_changes_are_checked_and_published(
+    workflows: dict[str, dict[str, Any]], path: str
+) -> None:
+    # ...but it must not reach main unchecked either: every pull request runs the docs check
+    # (no paths filter, so it can be a required check, and README.md is checked too), and a
+    # push to main that changes the site publishes it.
+    docs = workflows["docs.yml"]
+    on = triggers(docs)
+    assert "paths" not in (on["pull_request"] or {})
+    assert any(glob_to_regex(p).match(path) for p in on["push"]["paths"]), path
+    jobs = ran(simulate(workflows, "docs.yml", pull_request()))
+    assert jobs == {"docs.yml:check"}
+    jobs = ran(simulate(workflows, "docs.yml", push()))
+    assert jobs == {"docs.yml:check", "docs.yml:build", "docs.yml:deploy"}
+    assert ran(simulate(workflows, "docs.yml", dispatch("refs/heads/feature"))) == {
+        "docs.yml:check"
+    }
+
+
+def test_the_docs_check_runs_the_site_build_and_the_docs_tests(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    check = workflows["docs.yml"]["jobs"]["check"]
+    assert "if" not in check, "a required check must run whenever its workflow runs"
+    runs = [step.get("run", "") for step in check["steps"]]
+    assert "make docs" in runs
+    assert any("pytest" in run and run.split()[-1:] == ["tests/docs"] for run in runs), runs
+    assert all(called_file(job) is None for job in workflows["docs.yml"]["jobs"].values())
+    # The publishing jobs reach no cloud: only GitHub Pages.
+    assert not {f"docs.yml:{name}" for name in workflows["docs.yml"]["jobs"]} & CLOUD_JOBS
+
+
+def test_make_lint_builds_the_docs_site_strictly() -> None:
+    # So `make test` (and CI's .ci/run, and "Analyze Python Code") fail on a broken link too.
+    lint = (ROOT / "scripts" / "lint.sh").read_text(encoding="utf-8")
+    assert "make --no-print-directory docs" in lint
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    docs = re.search(r"^docs:.*\n\t(.*)$", makefile, re.MULTILINE)
+    assert docs, "the Makefile has a docs target"
+    assert "mkdocs build --strict" in docs[1]

@@ -29,14 +29,17 @@ from typing import Any
 
 import pytest
 
-from contract import METADATA_FILE
-from tests.contract.legacy import as_format_1
+from contract import FORMAT_VERSION, METADATA_FILE
+from model.figures import SIZE
+from tests.contract.legacy import as_format_1, as_format_2
+from tests.model.test_figures import looked_at
 from tests.workflows.expressions import interpolate
 from tests.workflows.jobrun import JobRun, World, pr_json, run_job
 from tests.workflows.pipeline import PUSH_SHA, ROOT, dispatch, load_workflows, pull_request, push
 
 ACCEPT = "accept-regression"
 CHAMPION_RUN = 4100
+FIGURE = "model-comparison.png"  # .github/scripts/model_gate.py FIGURE_FILE
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +92,10 @@ def test_first_run_without_a_champion_passes_and_says_so(
     assert gate.ok, gate.log()
     assert "## Model gate: pass, nothing to compare with" in gate.summary
     assert "dev's first deploy" in gate.summary
+    # Nothing was scored, so nothing is drawn, uploaded or linked.
+    assert train.outcome("Upload the comparison figure") == "skipped"
+    assert world.artifacts(FIGURE) == []
+    assert FIGURE not in gate.summary
 
 
 def test_a_model_as_good_as_the_champion_passes(
@@ -97,7 +104,8 @@ def test_a_model_as_good_as_the_champion_passes(
     world = world_with(tmp_path, artifact_dir)
     world.add_artifact("champion", served_files(artifact_dir, tmp_path / "c"), CHAMPION_RUN)
     world.set_pr(7, pr_json(7, labels=()))
-    train, gate = stage(workflows, world, pull_request(7))
+    event = pull_request(7)
+    train, gate = stage(workflows, world, event)
     assert train.outputs["comparison-verdict"] == "pass"
     assert gate.ok, gate.log()
     assert "## Model gate: pass" in gate.summary
@@ -105,6 +113,18 @@ def test_a_model_as_good_as_the_champion_passes(
     assert f"`champion` of run {CHAMPION_RUN}" in gate.summary
     # The comparison table is in the train job's summary too.
     assert "### Champion vs challenger" in train.summary
+    # The figure is uploaded as it is (archive: false), under its file name, and the gate's
+    # summary links it by the artifact-url upload-artifact reports.
+    (figure,) = world.artifacts(FIGURE)
+    looked_at((Path(figure["path"]) / FIGURE).read_bytes(), 2 * SIZE[0], SIZE[1])
+    url = train.outputs["comparison-figure-url"]
+    run_id = figure["workflow_run"]["id"]
+    artifact_path = f"{event.repository}/actions/runs/{run_id}/artifacts/{figure['id']}"
+    assert url == f"https://github.com/{artifact_path}"
+    assert f"[{FIGURE}]({url})" in gate.summary
+    # GitHub cannot show the PNG inline; the Mermaid chart redraws the ROC curves in both.
+    assert "```mermaid\nxychart-beta\n" in gate.summary
+    assert "```mermaid\nxychart-beta\n" in train.summary
 
 
 def test_the_newest_champion_of_main_is_the_one_compared(
@@ -147,6 +167,9 @@ def test_a_regression_fails_the_stage_and_the_pr_comment_says_how_to_accept(
     # The payload above carries the label, the API does not: the label is not there now.
     (comment,) = regression.comments(7)
     assert comment["body"].startswith("<!-- model-comparison -->\n## Model gate: regression")
+    # The comment links the figure of the two models and carries the chart.
+    assert f"[{FIGURE}]({train.outputs['comparison-figure-url']})" in comment["body"]
+    assert "```mermaid\nxychart-beta\n" in comment["body"]
 
 
 def test_the_label_accepts_a_regression_on_a_re_run_of_the_gate_alone(
@@ -210,19 +233,72 @@ def test_on_main_the_label_of_the_merged_pr_accepts(
     assert regression.comments(12) == []  # no comments from a push
 
 
-def test_a_format_1_champion_is_compared(
-    workflows: dict[str, dict[str, Any]], tmp_path: Path, artifact_dir: Path
+@pytest.mark.parametrize(("downgrade", "version"), [(as_format_1, 1), (as_format_2, 2)])
+def test_a_champion_of_an_earlier_format_is_compared(
+    workflows: dict[str, dict[str, Any]],
+    tmp_path: Path,
+    artifact_dir: Path,
+    downgrade: Any,
+    version: int,
 ) -> None:
-    # The model serving before the artifact format changed is still the champion.
+    # The model serving before the artifact format changed is still the champion: dev serves a
+    # format 2 artifact on the day the model spec arrives. Its contract is the banknote one.
     old = served_files(artifact_dir, tmp_path / "old")
     metadata = json.loads((old / METADATA_FILE).read_text())
-    (old / METADATA_FILE).write_text(json.dumps(as_format_1(metadata)))
+    (old / METADATA_FILE).write_text(json.dumps(downgrade(metadata)))
     world = world_with(tmp_path, artifact_dir)
     world.add_artifact("champion", old, CHAMPION_RUN)
     train, gate = stage(workflows, world, push())
     assert train.outputs["comparison-verdict"] == "pass"
-    assert "| artifact format | 1 | 2 | |" in gate.summary
+    assert f"| artifact format | {version} | {FORMAT_VERSION} | |" in gate.summary
     assert gate.ok
+
+
+@pytest.fixture
+def new_contract(tmp_path: Path, artifact_dir: Path, new_contract_artifact_dir: Path) -> World:
+    """dev serves the banknote model; the new one takes three of its four features."""
+    world = world_with(tmp_path, new_contract_artifact_dir)
+    world.add_artifact("champion", served_files(artifact_dir, tmp_path / "c"), CHAMPION_RUN)
+    return world
+
+
+def test_a_new_model_contract_asks_for_acceptance_and_says_why(
+    workflows: dict[str, dict[str, Any]], new_contract: World
+) -> None:
+    new_contract.set_pr(7, pr_json(7, labels=()))
+    train, gate = stage(workflows, new_contract, pull_request(7))
+    assert train.ok, train.log()
+    assert train.outputs["comparison-verdict"] == "new-contract"
+    assert "new model contract: no comparison possible" in train.outputs["comparison-reason"]
+    assert "Traceback" not in train.log()
+    assert not gate.ok
+    assert "## Model gate: new model contract: no comparison possible" in gate.summary
+    # compare's own table: what differs, champion against challenger.
+    assert (
+        "| features | variance, skewness, curtosis, entropy | variance, skewness, curtosis |"
+        in (gate.summary)
+    )
+    assert f"add the label `{ACCEPT}`" in gate.summary
+    (comment,) = new_contract.comments(7)
+    assert "new model contract" in comment["body"]
+    # The explicit acceptance that exists for regressions accepts it, on a re-run of the gate.
+    new_contract.set_pr(7, pr_json(7, labels=(ACCEPT,)))
+    rerun = run_job(
+        workflows["train.yml"], "model-gate", pull_request(7), new_contract, needs={"train": train}
+    )
+    assert rerun.ok, rerun.log()
+    assert "## Model gate: new model contract accepted on purpose" in rerun.summary
+    assert f"Accepted on purpose by the label `{ACCEPT}` on PR #7." in rerun.summary
+
+
+def test_the_dispatch_input_accepts_a_new_model_contract(
+    workflows: dict[str, dict[str, Any]], new_contract: World
+) -> None:
+    _, gate = stage(
+        workflows, new_contract, dispatch(**{ACCEPT: True}), {ACCEPT: True}, "workflow_dispatch"
+    )
+    assert gate.ok, gate.log()
+    assert "new model contract accepted on purpose" in gate.summary
 
 
 def test_an_expired_champion_fails_until_recorded_again_or_accepted(
@@ -289,3 +365,12 @@ def test_the_champion_is_the_artifact_deploy_dev_uploads(
     for job in ("preview", "pr-stack"):
         steps = workflows["deploy.yml"]["jobs"][job]["steps"]
         assert not [s for s in steps if "upload-artifact" in str(s.get("uses", ""))], job
+
+
+def test_the_figure_the_gate_links_is_the_one_its_script_draws_and_the_page_names() -> None:
+    script = (ROOT / ".github" / "scripts" / "model_gate.py").read_text()
+    assert f'FIGURE_FILE = "{FIGURE}"' in script
+    train = (ROOT / ".github" / "workflows" / "train.yml").read_text()
+    assert f"path: model-gate/{FIGURE}" in train
+    page = (ROOT / "docs" / "lifecycle.md").read_text()
+    assert f"`{FIGURE}`" in page

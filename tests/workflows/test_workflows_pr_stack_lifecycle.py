@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -145,9 +147,9 @@ def test_the_gate_fails_on_an_api_error_instead_of_guessing(tmp_path: Path, answ
 
 # -- timeouts: a job timeout cancels a running `pulumi up` --------------------------------------
 # GitHub cancels a job at its timeout-minutes, and a cancelled `pulumi up` leaves its lock and
-# pending operations behind (README, Pipeline: recovery). So every timeout must exceed the
-# longest the job's work can legitimately take. The budget of one update of this program, in
-# minutes, from what it does: build and push the image (pip installs the serving wheels: 10),
+# pending operations behind (docs/deploy/pipeline.md#timeouts-and-recovery). So every timeout must
+# exceed the longest the job's work can legitimately take. The budget of one update of this program,
+# in minutes, from what it does: build and push the image (pip installs the serving wheels: 10),
 # create registry, identity and grant (5), then the container group, whose create the error hook
 # retries PULL_RETRY_ATTEMPTS times PULL_RETRY_DELAY_SECONDS apart while AcrPull propagates, each
 # attempt waiting for ACI's own provisioning (up to 5 minutes an attempt). Setup around it:
@@ -222,3 +224,111 @@ def test_the_sweep_removes_stale_stacks_and_keeps_wanted_ones(
     assert "pr-11 is locked by another run; left for the next sweep" in sweep.log()
     destroyed = [o["stack"] for o in world.operations() if o["command"] == "destroy"]
     assert sorted(destroyed) == ["pr-10", "pr-11", "pr-7", "pr-8"]  # pr-11: tried once
+
+
+# -- only a 404 means "the PR is gone" ----------------------------------------------------------
+# `gh api` exits 1 for every HTTP error and for a failure before any status (cli/cli
+# internal/ghcmd/cmd.go); only its stderr line "gh: <message> (HTTP <status>)" tells a 404 from
+# the rest (pkg/cmd/api/api.go, processResponse). tests/workflows/fake_github.py answers so.
+NO_NETWORK = {
+    "gh_exit": 1,
+    "gh_stderr": "error connecting to api.github.com\n"
+    "check your internet connection or https://githubstatus.com",
+}
+
+
+@pytest.fixture
+def sweep_module(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """.github/scripts/pr_stack_sweep.py, with the stand-in gh first on PATH."""
+    monkeypatch.syspath_prepend(str(ROOT / ".github/scripts"))
+    spec = importlib.util.spec_from_file_location(
+        "pr_stack_sweep", ROOT / ".github/scripts/pr_stack_sweep.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    gh = bin_dir / "gh"
+    fake = Path(__file__).resolve().parent / "fake_github.py"
+    gh.write_text(f'#!/usr/bin/env bash\nexec "{sys.executable}" "{fake}" "$@"\n')
+    gh.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    state = tmp_path / "github.json"
+    state.write_text(json.dumps({"prs": {}, "calls": []}))
+    monkeypatch.setenv("FAKE_GH_STATE", str(state))
+    return module
+
+
+def _answer_pr(number: int, answer: dict[str, Any] | None) -> None:
+    state_file = Path(os.environ["FAKE_GH_STATE"])
+    state = json.loads(state_file.read_text())
+    state["prs"][str(number)] = [answer] if answer is not None else []
+    state_file.write_text(json.dumps(state))
+
+
+def test_a_404_is_a_gone_pr(sweep_module: Any) -> None:
+    _answer_pr(10, None)
+    assert sweep_module.pull_request("owner/repo", "10") is None
+    _answer_pr(10, {"http_status": 404})  # a 404 whose body has no message
+    assert sweep_module.pull_request("owner/repo", "10") is None
+
+
+def test_an_answered_pr_is_returned_as_it_is(sweep_module: Any) -> None:
+    _answer_pr(7, pr_json(7))
+    assert sweep_module.pull_request("owner/repo", "7") == pr_json(7)
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ({"http_status": 403, "message": "Resource not accessible by integration"}, "HTTP 403"),
+        ({"http_status": 403, "message": "API rate limit exceeded for installation"}, "rate"),
+        ({"http_status": 401, "message": "Bad credentials"}, "HTTP 401"),
+        ({"http_status": 502}, "gh: HTTP 502"),
+        ({"http_status": 500, "message": "Not Found in cache"}, "HTTP 500"),
+        (NO_NETWORK, "error connecting to api.github.com"),
+        ({"gh_exit": 4, "gh_stderr": ""}, "exit code 4"),
+        ({"message": "a 200 that is no pull request"}, "not a pull request"),
+    ],
+    ids=["403", "rate-limit", "401", "502-html", "500-with-not-found", "network", "auth", "200"],
+)
+def test_any_other_answer_is_an_error_not_a_gone_pr(
+    sweep_module: Any, answer: dict[str, Any], said: str
+) -> None:
+    _answer_pr(8, answer)
+    with pytest.raises(sweep_module.GitHubError, match=re.escape(said)):
+        sweep_module.pull_request("owner/repo", "8")
+
+
+def test_the_sweep_keeps_stacks_the_api_said_nothing_about_and_fails(
+    workflows: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    world = World(tmp_path / "world")
+    deploy = workflows["deploy.yml"]
+    model = {"model-version": world.model_version}
+    for number in (7, 8, 9, 10, 11):
+        world.set_pr(number, pr_json(number))
+        job = run_job(deploy, "pr-stack", pull_request(number), world, model)
+        assert job.ok, job.log()
+    world.set_pr(7, pr_json(7, state="closed"))
+    world.set_pr(8, {"http_status": 403, "message": "Resource not accessible by integration"})
+    world.set_pr(9, {"http_status": 502})
+    world.set_pr(10)  # 404: no such PR any more
+    world.set_pr(11, NO_NETWORK)
+
+    sweep = run_job(workflows["pr-stack-sweep.yml"], "sweep", schedule(), world)
+    assert not sweep.ok
+    # The stacks the API answered about are handled, whatever came before or after them.
+    destroyed = [o["stack"] for o in world.operations() if o["command"] == "destroy"]
+    assert sorted(destroyed) == ["pr-10", "pr-7"]
+    assert sorted(world.stacks()) == ["pr-11", "pr-8", "pr-9"]
+    log = sweep.log()
+    for stack, said in (
+        ("pr-8", "Resource not accessible by integration (HTTP 403)"),
+        ("pr-9", "gh: HTTP 502"),
+        ("pr-11", "error connecting to api.github.com"),
+    ):
+        line = next(x for x in log.splitlines() if x.startswith(f"::error::{stack} "))
+        assert said in line, line

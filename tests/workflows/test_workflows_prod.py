@@ -1,5 +1,6 @@
-"""The prod job: after dev's smoke test, in the environment `prod`, never cancelled, the canary
-rollout of dev's image, and the rollback when the canary fails.
+"""The prod job: after dev's smoke test, in the environment `prod`, never cancelled, the
+progressive rollout of dev's image, and the rollback when the canary fails, the job is
+cancelled or it times out.
 
 Which jobs run is simulated from the parsed workflows (tests/workflows/pipeline.py); the prod
 job's steps are walked by tests/workflows/jobrun.py, which evaluates every `if:` and `env:` as a
@@ -16,6 +17,8 @@ from typing import Any
 import pytest
 
 from infra import container, containerapp
+from infra.rollout import policy
+from infra.rollout.prometheus import AZURE_MONITOR_AUDIENCE
 from tests.workflows.jobrun import JobRun, World, run_job
 from tests.workflows.pipeline import (
     VARS,
@@ -136,50 +139,51 @@ def test_prod_is_never_cancelled_and_outlasts_its_longest_rollout(prod: dict[str
     # cancel-in-progress false, since a cancelled `pulumi up` leaves its lock behind.
     assert prod["concurrency"] == {"group": "pulumi-prod", "cancel-in-progress": False}
     # The budget, in minutes: the registry-only update of a first rollout (5) and the import (5);
-    # the
-    # canary update, whose revision the error hook retries while AcrPull propagates, each
-    # attempt waiting for the revision to provision (up to 5); the smoke test; the promotion or
-    # the rollback (10), and the deactivation (2).
+    # the canary update, whose revision the error hook retries while AcrPull propagates, each
+    # attempt waiting for the revision to provision (up to 5); the smoke test; the second login
+    # (1); the judged steps at their longest holds (policy.MAX_TOTAL_HOLD_SECONDS bounds them),
+    # each traffic move (2 at most, TRAFFIC_WAIT_SECONDS) and the update after the promotion
+    # (10); the rollback (5, what GitHub allows after a cancel).
     attempts = container.PULL_RETRY_ATTEMPTS
     canary = attempts * (5 + container.PULL_RETRY_DELAY_SECONDS / 60)
-    budget = SETUP_MINUTES + 5 + 5 + canary + SMOKE_MINUTES + 10 + 2
+    holds = policy.MAX_TOTAL_HOLD_SECONDS / 60
+    moves = (len(policy.DEFAULT_STEPS) - 1) * 2
+    budget = SETUP_MINUTES + 5 + 5 + canary + SMOKE_MINUTES + 1 + holds + moves + 10 + 5
     assert prod["timeout-minutes"] >= budget
     assert containerapp.MAX_INACTIVE_REVISIONS > 0
 
 
 # -- the steps, walked as a runner would ------------------------------------------------------
-def outcomes(job: Any) -> dict[str, str]:
-    return {s.name.split(",")[0].split(" (")[0]: s.outcome for s in job.steps}
-
-
 def test_a_passing_canary_is_promoted(workflows: dict[str, dict[str, Any]], world: World) -> None:
     job = run_job(workflows["deploy.yml"], "deploy-prod", push(), world, MODEL, needs=NEEDS)
     assert job.ok, job.log()
     assert job.outcome("Import dev's image") == "success"
-    assert job.outcome("Phase 1") == "success"
+    assert job.outcome("Step 0") == "success"
     assert job.outcome("Smoke test the canary") == "success"
-    assert job.outcome("Phase 2") == "success"
+    assert job.outcome("Log in again") == "success"
+    assert job.outcome("Steps 10 %") == "success"
     assert job.outcome("Roll back") == "skipped"
     # The stack was created with the Key Vault provider by the executed prepare step.
     assert "prod" in world.stacks()
     imported = next(s for s in job.steps if s.name.startswith("Import dev's image"))
     assert imported.env["DEV_IMAGE"] == DEV_IMAGE
-    canary = next(s for s in job.steps if s.name.startswith("Phase 1"))
-    # The run id and attempt (attempt unset here).
+    canary = next(s for s in job.steps if s.name.startswith("Step 0"))
+    # The run id and attempt (attempt unset here): new for every run and every retry.
     assert canary.env["ROLLOUT_ID"] == f"{1000 + world.runners}-"
 
 
 @pytest.mark.parametrize(
     ("failing", "reason", "skipped"),
     [
-        ("Smoke test the canary", "the smoke test of the canary failed", ["Phase 2"]),
+        ("Smoke test the canary", "the smoke test of the canary failed", ["Steps 10 %"]),
         (
             "Check the canary serves",
             "the canary serves another model version",
-            ["Smoke test the canary", "Phase 2"],
+            ["Smoke test the canary", "Steps 10 %"],
         ),
-        ("Phase 1", "pulumi up of the canary failed", ["Smoke test the canary", "Phase 2"]),
-        ("Phase 2", "the promotion to 100 % failed", []),
+        ("Step 0", "pulumi up of the canary failed", ["Smoke test the canary", "Steps 10 %"]),
+        # A promotion that failed before it could roll back itself (a query error, say).
+        ("Steps 10 %", "the promotion failed", []),
     ],
 )
 def test_a_failed_canary_is_rolled_back_and_fails_the_job(
@@ -201,6 +205,50 @@ def test_a_failed_canary_is_rolled_back_and_fails_the_job(
     assert rollback.env["REASON"] == reason
 
 
+def test_a_step_that_failed_the_gate_has_rolled_back_already(
+    workflows: dict[str, dict[str, Any]], world: World
+) -> None:
+    # infra/rollout/run.py rolls back the moment a step fails its gate and writes
+    # rolled-back=true before exiting 1: the job fails without a second rollback.
+    job = run_job(
+        workflows["deploy.yml"], "deploy-prod", push(), world, MODEL,
+        fail=("Steps 10 %",), fail_outputs={"Steps 10 %": {"rolled-back": "true"}}, needs=NEEDS,
+    )  # fmt: skip
+    assert not job.ok
+    assert job.outcome("Roll back") == "skipped"
+
+
+@pytest.mark.parametrize(
+    ("cancelled_at", "rolled_back"),
+    [
+        ("Import dev's image", False),  # no canary yet: nothing to undo
+        ("Step 0", True),  # the canary's update may have made the revision
+        ("Smoke test the canary", True),
+        ("Log in again", True),
+        ("Steps 10 %", True),  # mid-step: the canary may hold 10 or 50 %
+    ],
+)
+def test_a_cancelled_or_timed_out_job_still_rolls_back(
+    workflows: dict[str, dict[str, Any]], world: World, cancelled_at: str, rolled_back: bool
+) -> None:
+    # A person cancels the run, or the job reaches timeout-minutes, which cancels it the same
+    # way (docs.github.com "Workflow syntax", jobs.<job_id>.timeout-minutes). GitHub then runs
+    # only the steps whose `if` holds with cancelled() (docs.github.com "Workflow cancellation
+    # reference").
+    job = run_job(
+        workflows["deploy.yml"], "deploy-prod", push(), world, MODEL,
+        cancel=(cancelled_at,), needs=NEEDS,
+    )  # fmt: skip
+    assert job.outcome(cancelled_at) == "cancelled"
+    where = next(i for i, s in enumerate(job.steps) if cancelled_at in s.name)
+    later = job.steps[where + 1 :]
+    rollback = next(s for s in later if s.name.startswith("Roll back"))
+    assert rollback.outcome == ("success" if rolled_back else "skipped")
+    assert all(s.outcome == "skipped" for s in later if s is not rollback)
+    if rolled_back:
+        assert rollback.env["REASON"] == "the job was cancelled or timed out"
+
+
 def test_nothing_is_rolled_back_before_a_canary_exists(
     workflows: dict[str, dict[str, Any]], world: World
 ) -> None:
@@ -214,7 +262,7 @@ def test_nothing_is_rolled_back_before_a_canary_exists(
         needs=NEEDS,
     )
     assert not job.ok
-    assert job.outcome("Phase 1") == "skipped"
+    assert job.outcome("Step 0") == "skipped"
     assert job.outcome("Roll back") == "skipped"
 
 
@@ -227,7 +275,22 @@ def test_the_canary_is_smoke_tested_at_its_label_url_against_the_trained_version
     # The job's MODEL_VERSION (dev's), for the version check and the smoke test alike.
     assert "MODEL_VERSION" not in smoke["env"]
     assert "MODEL_VERSION" not in step(prod, "version")["env"]
-    assert "if" not in smoke  # runs, and fails the job, whenever phase 1 succeeded
+    assert "if" not in smoke  # runs, and fails the job, whenever step 0 succeeded
     steps = [s.get("id") for s in prod["steps"]]
     assert steps.index("canary") < steps.index("version") < steps.index("smoke")
     assert steps.index("smoke") < steps.index("promote")
+
+
+def test_the_steps_log_in_again_with_the_gates_token_audience(prod: dict[str, Any]) -> None:
+    # The holds can last 40 minutes after a canary update of its own: the second login gives the
+    # Azure CLI fresh tokens for them, the gate's among them (its audience is the one the
+    # gate's queries are sent with, infra/rollout/prometheus.py).
+    names = [s.get("name", "") for s in prod["steps"]]
+    logins = [
+        i for i, s in enumerate(prod["steps"]) if s.get("uses") == "./.github/actions/azure-login"
+    ]
+    assert len(logins) == 2
+    again = prod["steps"][logins[1]]
+    assert again["with"]["token-resources"] == AZURE_MONITOR_AUDIENCE
+    assert names.index(next(n for n in names if n.startswith("Smoke test"))) < logins[1]
+    assert logins[1] + 1 == [s.get("id") for s in prod["steps"]].index("promote")

@@ -56,7 +56,7 @@ def used(world: World) -> list[tuple[str, str, str]]:
 
 
 def admin_destroy(world: World, stack: str) -> subprocess.CompletedProcess[str]:
-    """`scripts/pulumi_stack.py destroy`, as the README tells an admin to remove dev."""
+    """`scripts/pulumi_stack.py destroy`, as docs/deploy/first-deploy.md tells an admin to use."""
     bin_dir = world.root / "admin-bin"
     pulumi_cli.install(bin_dir)
     checkout = world.root / "admin"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,6 +131,14 @@ def test_only_azure_jobs_get_an_id_token(
     for file, name, job in step_jobs(workflows):
         logs_in = bool(uses_action(job, actions, "azure/login"))
         has_token = job["permissions"].get("id-token") == "write"
+        # The one other use: actions/deploy-pages proves with the token that the run made the
+        # artifact it publishes (its README: `id-token: write` "to verify the deployment
+        # originates from an appropriate source").
+        if uses_action(job, actions, "actions/deploy-pages"):
+            assert f"{file}:{name}" == "docs.yml:deploy"
+            assert job["permissions"] == {"pages": "write", "id-token": "write"}
+            assert job["environment"]["name"] == "github-pages"
+            continue
         assert logs_in == has_token, f"{file}:{name}: id-token {has_token}, azure/login {logs_in}"
         if logs_in:
             azure_jobs.add(f"{file}:{name}")
@@ -178,7 +188,11 @@ def test_azure_login_is_oidc_with_the_right_identity(
             if step.get("uses") != "./.github/actions/azure-login":
                 continue
             variable = IDENTITY_OF_JOB[f"{file}:{name}"]
-            assert step["with"] == {
+            given = dict(step["with"])
+            # Only the prod rollout's gate queries Azure Monitor (its second login).
+            if given.pop("token-resources", None) is not None:
+                assert variable == "AZURE_PROD_CLIENT_ID", f"{file}:{name}"
+            assert given == {
                 "client-id": f"${{{{ vars.{variable} }}}}",
                 "client-id-variable": variable,
                 "tenant-id": "${{ vars.AZURE_TENANT_ID }}",
@@ -201,6 +215,41 @@ def test_azure_login_is_oidc_with_the_right_identity(
             else:
                 assert "environment" not in job, "an environment would change the subject"
     assert seen == IDENTITY_OF_JOB
+
+
+def test_the_login_fetches_the_tokens_pulumi_needs_while_the_oidc_assertion_is_fresh(
+    actions: dict[str, Any], tmp_path: Path
+) -> None:
+    # A GitHub OIDC login gets Resource Manager's token only, and the ID token it hands the CLI
+    # expires after about 5 minutes; a token for another resource asked after that fails with
+    # AADSTS700024 (Azure/azure-cli#28708; Azure/login#441 and #372). Pulumi's azblob:// state
+    # and azurekeyvault:// secrets ask the CLI for Storage and Key Vault tokens (gocloud's
+    # azidentity credentials), so the composite fetches them right after azure/login.
+    steps = actions["azure-login"]["runs"]["steps"]
+    index = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("azure/login@"))
+    fetch = steps[index + 1]
+    assert "get-access-token" in fetch["run"]
+    # Run the step's script for real, with an `az` that records what it is asked.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    (bin_dir / "az").write_text(f'#!/usr/bin/env bash\necho "$*" >> "{calls}"\n')
+    (bin_dir / "az").chmod(0o755)
+    result = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", fetch["run"]],
+        env={
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "TOKEN_RESOURCES": "https://prometheus.monitor.azure.com",
+        },
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert calls.read_text().splitlines() == [
+        "account get-access-token --resource https://storage.azure.com/ --output none",
+        "account get-access-token --resource https://vault.azure.net --output none",
+        "account get-access-token --resource https://prometheus.monitor.azure.com --output none",
+    ]
+    assert fetch["env"] == {"TOKEN_RESOURCES": "${{ inputs.token-resources }}"}
 
 
 def test_no_secrets_and_only_the_bootstrap_variables() -> None:
@@ -391,7 +440,9 @@ def test_the_deploy_uses_the_artifact_the_train_stage_uploaded(
     workflows: dict[str, dict[str, Any]], actions: dict[str, Any]
 ) -> None:
     train = workflows["train.yml"]
-    (upload,) = uses_action(train["jobs"]["train"], actions, "actions/upload-artifact")
+    uploads = uses_action(train["jobs"]["train"], actions, "actions/upload-artifact")
+    # The other upload is the comparison figure (tests/workflows/test_workflows_model_gate.py).
+    (upload,) = [u for u in uploads if u["with"].get("name") == "model"]
     assert upload["with"]["name"] == "model"
     assert upload["with"]["path"].rstrip("/") == "artifacts/model"
     assert upload["with"]["if-no-files-found"] == "error"
@@ -452,7 +503,7 @@ def test_dependabot_updates_actions_and_a_workflow_updates_the_lock(
 ) -> None:
     config = load_yaml(ROOT / ".github" / "dependabot.yml")
     updates = {u["package-ecosystem"]: u for u in config["updates"]}
-    # Dependabot cannot regenerate requirements/dev.txt and serve.txt together with hashes.
+    # Dependabot cannot regenerate the locks in requirements/ together with hashes.
     assert set(updates) == {"github-actions"}
     assert {"/", "/.github/actions/*"} <= set(updates["github-actions"]["directories"])
     lock = workflows["lock-update.yml"]

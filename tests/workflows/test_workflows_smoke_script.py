@@ -20,6 +20,11 @@ from tests.workflows.pipeline import ROOT
 
 SMOKE = ROOT / "scripts" / "smoke.py"
 VERSION = "20261126T041500Z-3856aec"
+# The stub's model: not the banknote one, so the script can only know it from GET /model.
+EXAMPLES = [
+    {"prediction": "cold", "line": 3, "features": {"temperature": -5.0, "wind": 2.0}},
+    {"prediction": "warm", "line": 8, "features": {"temperature": 25.0, "wind": 1.0}},
+]
 
 
 class Stub(ThreadingHTTPServer):
@@ -58,17 +63,18 @@ class StubHandler(BaseHTTPRequestHandler):
             ready = self.server.ready_calls > b.get("unready_polls", 0)
             self.reply(b.get("ready_status", 200 if ready else 503), {"status": "ok"})
         elif self.path == "/model":
-            self.reply(200, {"model_version": b.get("version", VERSION)})
+            examples = b.get("examples", EXAMPLES)
+            self.reply(200, {"model_version": b.get("version", VERSION), "examples": examples})
         else:
             self.reply(404, {"detail": "Not Found"})
 
     def do_POST(self) -> None:
-        note = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        forged = note["variance"] < 0
+        row = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        warm = row["temperature"] > 10
         if self.server.behaviour.get("swap_classes"):
-            forged = not forged
-        name = "forged" if forged else "genuine"
-        self.reply(200, {"prediction": name, "probability_forged": 0.5, "model_version": VERSION})
+            warm = not warm
+        name = "warm" if warm else "cold"
+        self.reply(200, {"prediction": name, "probability_warm": 0.5, "model_version": VERSION})
 
 
 @pytest.fixture
@@ -119,8 +125,9 @@ def test_a_healthy_service_passes_and_is_summarised(stub: Stub, tmp_path: Path) 
     [
         ({"greeting": {"message": "Hello World"}}, ["GET / greeting"]),
         ({"ready_status": 503}, ["GET /ready"]),
-        ({"swap_classes": True}, ["POST /predict genuine note", "POST /predict forged note"]),
+        ({"swap_classes": True}, ["POST /predict cold example", "POST /predict warm example"]),
         ({"version": "20250101T000000Z-0000000"}, ["GET /model version"]),
+        ({"examples": []}, ["POST /predict examples"]),
     ],
 )
 def test_each_broken_behaviour_fails_its_check(
@@ -131,7 +138,8 @@ def test_each_broken_behaviour_fails_its_check(
     result = smoke(stub.url, "--model-version", VERSION, "--wait", "0", summary=summary)
     assert result.returncode == 1
     assert failed_checks(result.stdout) == failing
-    assert f"{len(failing)} of 5 checks failed" in result.stderr
+    checks = 4 if behaviour.get("examples") == [] else 5
+    assert f"{len(failing)} of {checks} checks failed" in result.stderr
     assert "FAILED" in summary.read_text()
 
 
@@ -159,7 +167,13 @@ def test_nothing_listening_fails_every_check() -> None:
         port = sock.getsockname()[1]  # closed again below: nothing listens there
     result = smoke(f"http://127.0.0.1:{port}", "--wait", "0")
     assert result.returncode == 1
-    assert len(failed_checks(result.stdout)) == 5
+    # Without GET /model there are no examples to send: that check fails too.
+    assert failed_checks(result.stdout) == [
+        "GET / greeting",
+        "GET /ready",
+        "GET /model version",
+        "POST /predict examples",
+    ]
     assert "no answer" in result.stdout
 
 
@@ -190,4 +204,6 @@ def test_the_real_service_passes(artifact_dir: Path, artifact_metadata: dict[str
             server.terminate()
             _, log = server.communicate(timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr + log
-    assert "PASS POST /predict forged note: class 1" in result.stdout
+    # The rows the artifact recorded (lines 1 and 763 of the data file), as /model lists them.
+    assert "PASS POST /predict genuine example: genuine (training data line 1)" in result.stdout
+    assert "PASS POST /predict forged example: forged (training data line 763)" in result.stdout
