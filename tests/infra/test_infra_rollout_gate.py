@@ -173,6 +173,7 @@ def services(
     tmp_path: Path, artifact_dir: Path, canary_model: Path, stable: str, canary: str
 ) -> Iterator[tuple[dict[str, str], str]]:
     """Both revisions running, Prometheus scraping them, and the step-0 smoke traffic sent."""
+    local.binary("prometheus")  # skip before two services start for nothing
     stable_dir = tmp_path / "stable" / "model"
     shutil.copytree(artifact_dir, stable_dir)
     running = {stable: Server(stable_dir), canary: Server(canary_model)}

@@ -33,7 +33,7 @@ import yaml
 from infra import promql, shipper
 from tests.api.conftest import Server
 from tests.banknote import GENUINE as GENUINE_EXAMPLE
-from tests.prometheus import Prometheus, promtool
+from tests.prometheus import Prometheus, binary, promtool
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "monitoring" / "alerts.yml"
@@ -41,12 +41,15 @@ EXAMPLE = ROOT / "monitoring" / "shipper.yml"
 FEATURES = ("variance", "skewness", "curtosis", "entropy")
 REVISION = "banknote-test--m1-0a0b0c0d"
 REPLICA = f"{REVISION}-6d8f9c7b5-x2x4z"
-LOCAL_SCRAPE_INTERVAL = "1s"
+LOCAL_SCRAPE_SECONDS = 1.0
+LOCAL_SCRAPE_INTERVAL = f"{LOCAL_SCRAPE_SECONDS:g}s"
 # A share of two rates matches the share of the counts up to rate()'s extrapolation to the
 # window's end, which differs between numerator and denominator while remote write has delivered
-# the latest scrape of one and not yet of the other (separate requests): at most one scrape over
-# the sampled span.
-SHARE_TOL = 0.05
+# the latest scrape of one and not yet of the other (separate requests): up to 1.1 scrape
+# intervals (Prometheus' extrapolatedRate) over the span sampled since the first prediction. The
+# span grows as the module runs, so the tolerance is derived from it (Traffic.share_tolerance),
+# with a factor 2 for the delivery of the first sample, rather than fixed: a fixed 5 % was
+# exceeded (5.3 %) on a slow machine where the span was about 20 s.
 # Version flags of Prometheus 3 (infra/shipper.py FLAGS) as Debian's 2.42 spells them.
 V2_FLAGS = {"--agent": "--enable-feature=agent,expand-external-labels"}
 
@@ -211,15 +214,20 @@ def pipeline(
     work = tmp_path_factory.mktemp("shipper")
     model_dir = work / "model"
     shutil.copytree(artifact_dir, model_dir)
+    # Skip before starting anything: a service started here and left running by the skip would
+    # be collected later as a ResourceWarning, which filterwarnings=error turns into an error
+    # of whatever test is running then.
+    binary("prometheus")
     api = Server(model_dir)
-    workspace = Prometheus(
-        work / "workspace",
-        yaml.safe_dump({"global": {"evaluation_interval": "1s"}, "rule_files": [str(RULES)]}),
-        f"--storage.tsdb.path={work / 'workspace' / 'data'}",
-        "--web.enable-remote-write-receiver",
-    )
-    agent = None
+    started: list[Prometheus] = []  # stopped in reverse: the agent, then the workspace
     try:
+        workspace = Prometheus(
+            work / "workspace",
+            yaml.safe_dump({"global": {"evaluation_interval": "1s"}, "rule_files": [str(RULES)]}),
+            f"--storage.tsdb.path={work / 'workspace' / 'data'}",
+            "--web.enable-remote-write-receiver",
+        )
+        started.append(workspace)
         api.wait_ready()
         workspace.wait_ready()
         config = local_variant(
@@ -239,6 +247,7 @@ def pipeline(
                 shipper.MODEL_VERSION_ENV: version,
             },
         )
+        started.append(agent)
         agent.wait_ready()
         # Remote write starts once the agent has replayed its write-ahead log (seconds after it
         # is ready); samples from before then never leave. Traffic waits for a few shipped
@@ -250,9 +259,8 @@ def pipeline(
         )
         yield Pipeline(api, agent, workspace, version)
     finally:
-        for process in (agent, workspace):
-            if process is not None:
-                process.stop()
+        for process in reversed(started):
+            process.stop()
         api.stop()
 
 
@@ -263,6 +271,12 @@ class Traffic:
     inputs: int
     out_of_range: dict[str, int]
     predictions: int
+    first_counted: float  # time.monotonic() when the workspace first held a prediction
+
+    def share_tolerance(self) -> float:
+        """The relative tolerance of a share of two rates, now (see LOCAL_SCRAPE_SECONDS)."""
+        span = time.monotonic() - self.first_counted
+        return 2 * 1.1 * LOCAL_SCRAPE_SECONDS / span
 
 
 def send_traffic(url: str, stats: dict[str, Any], baseline: Callable[[], None]) -> Traffic:
@@ -290,6 +304,7 @@ def send_traffic(url: str, stats: dict[str, Any], baseline: Callable[[], None]) 
     with httpx.Client(base_url=url, timeout=30) as client:
         assert client.post("/predict", json=singles[0]).status_code == 200
         baseline()
+        first_counted = time.monotonic()
         for body in singles[1:]:
             assert client.post("/predict", json=body).status_code == 200
         for rows in batches:
@@ -300,7 +315,7 @@ def send_traffic(url: str, stats: dict[str, Any], baseline: Callable[[], None]) 
     inputs = len(singles) + sum(len(rows) for rows in batches)
     out = dict.fromkeys(FEATURES, 0)
     out["variance"] = drifted
-    return Traffic(inputs=inputs, out_of_range=out, predictions=inputs)
+    return Traffic(inputs=inputs, out_of_range=out, predictions=inputs, first_counted=first_counted)
 
 
 @pytest.fixture(scope="module")
@@ -358,10 +373,11 @@ def test_every_series_carries_revision_replica_and_model_version(
 @real
 def test_drift_fires_for_the_drifted_feature_only(pipeline: Pipeline, traffic: Traffic) -> None:
     (drift,) = promql.model_alerts()
+    tolerance = traffic.share_tolerance()
     result = pipeline.workspace.query(drift.expr)
     assert [r["metric"] for r in result] == [{"feature": "variance"}]
     share = float(result[0]["value"][1])
-    assert math.isclose(share, traffic.out_of_range["variance"] / traffic.inputs, rel_tol=SHARE_TOL)
+    assert math.isclose(share, traffic.out_of_range["variance"] / traffic.inputs, rel_tol=tolerance)
     # And the workspace's own rule evaluation holds it pending (for: 15m), for that feature.
     alerts = until(
         lambda: pipeline.workspace.api("alerts")["alerts"],
@@ -409,6 +425,7 @@ def test_every_dashboard_query_answers_per_revision(pipeline: Pipeline, traffic:
         assert result, panel.name
         for series in result:
             assert series["metric"]["revision"] == REVISION, panel.name
+    tolerance = traffic.share_tolerance()
     drift = {
         r["metric"]["feature"]: float(r["value"][1])
         for r in pipeline.workspace.query(
@@ -416,7 +433,7 @@ def test_every_dashboard_query_answers_per_revision(pipeline: Pipeline, traffic:
         )
     }
     assert drift == {
-        feature: pytest.approx(count / traffic.inputs, rel=SHARE_TOL)
+        feature: pytest.approx(count / traffic.inputs, rel=tolerance)
         for feature, count in traffic.out_of_range.items()
     }
     predictions = pipeline.workspace.query(
