@@ -114,6 +114,19 @@ def test_a_drifted_readme_breaks_the_parser(drift: str, replacement: str) -> Non
         readme_instructions(GOOD_SECTION.replace(drift, replacement))
 
 
+def test_the_failure_report_shows_the_errors_above_the_skips() -> None:
+    output = (
+        "==================================== ERRORS ====================================\n"
+        "___ ERROR at setup of test_one ___\nE   FileNotFoundError: curl\n"
+        "=========================== short test summary info ============================\n"
+        + "SKIPPED [1] tests/x.py:1: NO CHROMIUM at /usr/bin/chromium\n" * 500
+        + "ERROR tests/x.py::test_one\n===== 1 passed, 500 skipped, 1 error in 1.00s =====\n"
+    )
+    report = failure_report(output)
+    assert "FileNotFoundError: curl" in report
+    assert report.rstrip().endswith("1 error in 1.00s =====")
+
+
 @pytest.fixture(scope="module")
 def readme() -> Readme:
     return readme_instructions(README.read_text())
@@ -269,6 +282,15 @@ def test_make_run_serves_correct_predictions(
         pytest.fail("`make run` still answers 30 s after SIGTERM")
 
 
+def failure_report(output: str, limit: int = 12000) -> str:
+    """What pytest said about its errors and failures, then the end of the output. The tail
+    alone is mostly the list of loud skips, and a fixture's error is printed above it."""
+    sections = re.search(r"^=+ (?:ERRORS|FAILURES) =+$.*?(?=^=+ short test summary)", output,
+                         flags=re.M | re.S)  # fmt: skip
+    details = sections.group(0)[-limit:] if sections else ""
+    return f"{details}\n[...]\n{output[-3000:]}"
+
+
 @pytest.mark.container
 @pytest.mark.slow
 def test_make_test_passes_with_only_the_loud_skips(
@@ -279,7 +301,7 @@ def test_make_test_passes_with_only_the_loud_skips(
     venv = machine.sh("du -sm .venv | cut -f1").stdout.strip()
     print(f"{newcomer_image.suite}: make test: {time.monotonic() - started:.0f} s, .venv {venv} MB")
     output = result.stdout
-    assert result.returncode == 0, output[-6000:]
+    assert result.returncode == 0, failure_report(output)
     summary = output.rstrip().splitlines()[-1]
     match = re.fullmatch(r"=+ (\d+) passed, (\d+) skipped in .+ =+", summary)
     assert match, f"the summary shows more than passes and skips: {summary}"
