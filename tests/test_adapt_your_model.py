@@ -20,7 +20,6 @@ import csv
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -30,6 +29,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.api.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "adapt-your-model.md"
@@ -51,13 +52,6 @@ class Step:
 def guide_steps(text: str) -> list[Step]:
     """The guide's marked blocks, in order."""
     return [Step(kind, argument, block) for kind, argument, block in MARKED.findall(text)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def bash(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
