@@ -198,16 +198,23 @@ def test_no_pulumi_step_has_a_shorter_timeout_of_its_own(
 
 
 # -- .github/scripts/pr_stack_sweep.py, run whole against stand-ins ----------------------------
+def deployed_pr_stacks(
+    workflows: dict[str, dict[str, Any]], tmp_path: Path, numbers: tuple[int, ...]
+) -> World:
+    """A world where each of these open, labelled PRs has deployed its stack."""
+    world = World(tmp_path / "world")
+    model = {"model-version": world.model_version}
+    for number in numbers:
+        world.set_pr(number, pr_json(number))
+        job = run_job(workflows["deploy.yml"], "pr-stack", pull_request(number), world, model)
+        assert job.ok, job.log()
+    return world
+
+
 def test_the_sweep_removes_stale_stacks_and_keeps_wanted_ones(
     workflows: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
-    world = World(tmp_path / "world")
-    deploy = workflows["deploy.yml"]
-    model = {"model-version": world.model_version}
-    for number in (7, 8, 9, 10, 11):
-        world.set_pr(number, pr_json(number))
-        job = run_job(deploy, "pr-stack", pull_request(number), world, model)
-        assert job.ok, job.log()
+    world = deployed_pr_stacks(workflows, tmp_path, (7, 8, 9, 10, 11))
     world.set_pr(7, pr_json(7, state="closed", merged=True))  # merged; its cleanup failed
     world.set_pr(8, pr_json(8, labels=()))  # label removed
     world.set_pr(9, pr_json(9))  # still wanted
@@ -305,13 +312,7 @@ def test_any_other_answer_is_an_error_not_a_gone_pr(
 def test_the_sweep_keeps_stacks_the_api_said_nothing_about_and_fails(
     workflows: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
-    world = World(tmp_path / "world")
-    deploy = workflows["deploy.yml"]
-    model = {"model-version": world.model_version}
-    for number in (7, 8, 9, 10, 11):
-        world.set_pr(number, pr_json(number))
-        job = run_job(deploy, "pr-stack", pull_request(number), world, model)
-        assert job.ok, job.log()
+    world = deployed_pr_stacks(workflows, tmp_path, (7, 8, 9, 10, 11))
     world.set_pr(7, pr_json(7, state="closed"))
     world.set_pr(8, {"http_status": 403, "message": "Resource not accessible by integration"})
     world.set_pr(9, {"http_status": 502})
